@@ -1,0 +1,76 @@
+"""The command line through typer's runner: results on stdout, one-line errors with exit code 1."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from embedworks import Embeddings, load
+from embedworks.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def vec_file(tmp_path):
+    words = {"king": [1, 0, 1, 0], "queen": [1, 1, 1, 0], "man": [1, 0, 0, 0],
+             "woman": [1, 1, 0, 0], "apple": [0, 0, 0, 1], "Zürich": [0, 0.1, 0, 1]}
+    path = tmp_path / "words.vec"
+    Embeddings(list(words), list(words.values())).save(path)
+    return path
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("info", "convert", "similar", "analogy", "demo"):
+        assert command in result.output
+
+
+def test_info(vec_file):
+    result = runner.invoke(app, ["info", str(vec_file)])
+    assert result.exit_code == 0, result.output
+    assert "6" in result.output and "cosine" in result.output and "king" in result.output
+
+
+def test_similar_and_analogy(vec_file):
+    result = runner.invoke(app, ["similar", str(vec_file), "apple", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Zürich" in result.output
+    result = runner.invoke(app, ["analogy", str(vec_file), "man", "king", "woman", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "queen" in result.output
+
+
+def test_convert_round_trip(vec_file, tmp_path):
+    target = tmp_path / "words.emb"
+    result = runner.invoke(app, ["convert", str(vec_file), str(target)])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(load(target)["queen"], load(vec_file)["queen"])
+    tsv = tmp_path / "vectors.tsv"
+    assert runner.invoke(app, ["convert", str(target), str(tsv), "--to", "tsv"]).exit_code == 0
+    assert load(tsv).keys == load(target).keys
+
+
+def test_int_keys_from_the_command_line(tmp_path):
+    path = tmp_path / "ids.emb"
+    Embeddings([10, 20, 30], [[1, 0], [0.9, 0.1], [0, 1]]).save(path)
+    result = runner.invoke(app, ["similar", str(path), "10", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "20" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["similar", "{vec}", "kign"], "unknown key 'kign'"),
+    (["similar", "{missing}", "king"], "missing.vec"),
+    (["similar", "{vec}", "king", "--metric", "manhattan"], "unknown metric"),
+    (["analogy", "{vec}", "man", "king", "womn"], "unknown key 'womn'"),
+    (["info", "{bad}"], "line 3"),
+])
+def test_bad_input_is_one_line_and_exit_1(vec_file, tmp_path, args, message):
+    bad = tmp_path / "bad.vec"
+    bad.write_text("2 3\na 1 2 3\nb 1 two 3\n")
+    args = [a.format(vec=vec_file, missing=tmp_path / "missing.vec", bad=bad) for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
