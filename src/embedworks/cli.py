@@ -137,6 +137,149 @@ def analogy(file: Path = typer.Argument(..., help="Embeddings file."),
     print_neighbours(f"{a} : {b} :: {c} : ?", answers, "cosine" if method == "3cosadd" else method)
 
 
+train_app = typer.Typer(help="Learn embeddings from your data.", no_args_is_help=True)
+eval_app = typer.Typer(help="Score embeddings against public benchmarks.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+
+OUT_HELP = "Where to write the embeddings (format from the suffix: .emb native, .bin, .vec, .txt, .tsv)."
+MODEL_HELP = "Also save the full model here (a directory), to continue training later."
+CORPUS_HELP = "Text file(s), plain or .gz: one sentence per line, or one huge line like text8."
+
+
+def _fit_and_save(model, corpus: list[Path], output: Path, model_dir: Optional[Path]) -> None:
+    """Train `model` on the corpus files, write its embeddings (and the model), report where."""
+    import time
+
+    started = time.perf_counter()
+    model.fit([str(p) for p in corpus] if len(corpus) > 1 else str(corpus[0]))
+    seconds = time.perf_counter() - started
+    emb = model.embeddings
+    written = emb.save(output)
+    out.print(f"{len(emb):,} vectors × {emb.dim} in {seconds:.1f} s → {written}")
+    if model_dir is not None:
+        model.save(model_dir)
+        out.print(f"model → {model_dir}")
+
+
+@train_app.command("word2vec")
+@friendly_errors
+def train_word2vec(
+        corpus: list[Path] = typer.Argument(..., help=CORPUS_HELP),
+        output: Path = typer.Option(..., "--output", "-o", help=OUT_HELP),
+        model_dir: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
+        sg: bool = typer.Option(True, "--sg/--cbow", help="Skip-gram or CBOW."),
+        dim: int = typer.Option(100, help="Vector size."),
+        window: int = typer.Option(5, help="Maximum context distance."),
+        negative: int = typer.Option(5, help="Noise words per example (0: none)."),
+        hs: bool = typer.Option(False, "--hs", help="Hierarchical softmax."),
+        sample: float = typer.Option(1e-3, help="Frequent-word subsampling threshold (0: off)."),
+        min_count: int = typer.Option(5, help="Drop words seen fewer times."),
+        epochs: int = typer.Option(5, help="Passes over the corpus."),
+        workers: int = typer.Option(2, help="Training threads."),
+        seed: int = typer.Option(0, help="Random seed."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
+    """Train Word2Vec (skip-gram or CBOW) on CORPUS."""
+    from .learn import Word2Vec
+
+    model = Word2Vec(sg=sg, dim=dim, window=window, negative=negative, hs=hs, sample=sample,
+                     min_count=min_count, epochs=epochs, workers=workers, seed=seed,
+                     progress=False if quiet else None)
+    _fit_and_save(model, corpus, output, model_dir)
+
+
+@train_app.command("fasttext")
+@friendly_errors
+def train_fasttext(
+        corpus: list[Path] = typer.Argument(..., help=CORPUS_HELP),
+        output: Path = typer.Option(..., "--output", "-o", help=OUT_HELP),
+        model_dir: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP + " Needed for out-of-vocabulary words."),
+        sg: bool = typer.Option(False, "--sg/--cbow", help="Skip-gram or CBOW (fastText's default)."),
+        dim: int = typer.Option(100, help="Vector size."),
+        window: int = typer.Option(5, help="Maximum context distance."),
+        negative: int = typer.Option(5, help="Noise words per example."),
+        sample: float = typer.Option(1e-3, help="Frequent-word subsampling threshold (0: off)."),
+        min_count: int = typer.Option(5, help="Drop words seen fewer times."),
+        min_n: int = typer.Option(3, help="Shortest character n-gram."),
+        max_n: int = typer.Option(6, help="Longest character n-gram."),
+        bucket: int = typer.Option(2_000_000, help="Hash buckets for n-grams."),
+        epochs: int = typer.Option(5, help="Passes over the corpus."),
+        workers: int = typer.Option(2, help="Training threads."),
+        seed: int = typer.Option(0, help="Random seed."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
+    """Train FastText (subword-aware word vectors) on CORPUS."""
+    from .learn import FastText
+
+    model = FastText(sg=sg, dim=dim, window=window, negative=negative, sample=sample, min_count=min_count,
+                     min_n=min_n, max_n=max_n, bucket=bucket, epochs=epochs, workers=workers, seed=seed,
+                     progress=False if quiet else None)
+    _fit_and_save(model, corpus, output, model_dir)
+
+
+@train_app.command("glove")
+@friendly_errors
+def train_glove(
+        corpus: list[Path] = typer.Argument(..., help=CORPUS_HELP),
+        output: Path = typer.Option(..., "--output", "-o", help=OUT_HELP),
+        model_dir: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
+        dim: int = typer.Option(100, help="Vector size."),
+        window: int = typer.Option(10, help="Co-occurrence window."),
+        min_count: int = typer.Option(5, help="Drop words seen fewer times."),
+        x_max: float = typer.Option(100.0, help="Weighting cut-off."),
+        alpha: float = typer.Option(0.75, help="Weighting exponent."),
+        learning_rate: float = typer.Option(0.05, help="AdaGrad initial learning rate."),
+        epochs: int = typer.Option(25, help="Passes over the co-occurrence matrix."),
+        workers: int = typer.Option(2, help="Training threads."),
+        seed: int = typer.Option(0, help="Random seed."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
+    """Train GloVe on CORPUS."""
+    from .learn import GloVe
+
+    model = GloVe(dim=dim, window=window, min_count=min_count, x_max=x_max, alpha=alpha,
+                  learning_rate=learning_rate, epochs=epochs, workers=workers, seed=seed,
+                  progress=False if quiet else None)
+    _fit_and_save(model, corpus, output, model_dir)
+
+
+def _print_result(result, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        out.print(json.dumps(result.to_dict()), highlight=False, soft_wrap=True)
+        return
+    sections = getattr(result, "sections", None)
+    if sections:
+        table = Table("section", "correct", "total", "accuracy")
+        for name, score in sections.items():
+            table.add_row(name, str(score.correct), str(score.total), f"{100 * score.accuracy:.2f}%")
+        out.print(table)
+    out.print(str(result), highlight=False)
+
+
+@eval_app.command("analogy")
+@friendly_errors
+def eval_analogy(emb_file: Path = typer.Argument(..., help="Embeddings file."),
+                 questions: Path = typer.Argument(..., help="Analogy file in the Google questions-words format."),
+                 restrict_vocab: int = typer.Option(30000, help="Only the first N keys (most frequent) take part."),
+                 method: str = typer.Option("3cosadd", help="3cosadd or 3cosmul."),
+                 as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Analogy accuracy, overall and per section, with out-of-vocabulary questions counted."""
+    from .evaluate import analogy as score_analogy
+
+    _print_result(score_analogy(_load(emb_file), questions, restrict_vocab=restrict_vocab, method=method), as_json)
+
+
+@eval_app.command("similarity")
+@friendly_errors
+def eval_similarity(emb_file: Path = typer.Argument(..., help="Embeddings file."),
+                    pairs: Path = typer.Argument(..., help="Word-pair file: WordSim-353, SimLex-999, MEN …"),
+                    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Spearman and Pearson correlation of cosine similarity with human scores."""
+    from .evaluate import word_similarity
+
+    _print_result(word_similarity(_load(emb_file), pairs), as_json)
+
+
 @app.command()
 @friendly_errors
 def demo(output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="Folder for what the demo writes."),

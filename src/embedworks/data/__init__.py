@@ -1,0 +1,5 @@
+"""Streaming readers: text corpora (plain or .gz) and helpers to write them."""
+
+from .corpus import Corpus, as_corpus, write_corpus
+
+__all__ = ["Corpus", "as_corpus", "write_corpus"]

@@ -1,0 +1,10 @@
+"""Scores for embeddings against public benchmarks.
+
+Word level (`words`): `analogy` (Google questions-words format, 3CosAdd and 3CosMul) and
+`word_similarity` (WordSim-353, SimLex-999, MEN ... Spearman and Pearson), both following
+gensim's semantics for vocabulary restriction, case and out-of-vocabulary words.
+"""
+
+from .words import AnalogyResult, SectionScore, SimilarityResult, analogy, word_similarity
+
+__all__ = ["analogy", "word_similarity", "AnalogyResult", "SimilarityResult", "SectionScore"]

@@ -1,0 +1,5 @@
+"""Trainers: learn embeddings from your own data."""
+
+from .word2vec import Word2Vec
+from .glove import GloVe
+from .fasttext import FastText

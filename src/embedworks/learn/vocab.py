@@ -1,0 +1,586 @@
+"""Vocabulary for word-embedding trainers: counts, pruning, subsampling, negative sampling, Huffman.
+
+`Vocabulary` holds the kept words (str, or int for already-integer-encoded corpora), their counts
+(sorted by count descending, ties by first appearance, for a fresh build) and the reverse index.
+It also turns a corpus into the integer form the kernels train on: one flat int32 array of word
+ids plus an int64 array of sentence offsets (sentence ``s`` is ``tokens[offsets[s]:offsets[s+1]]``),
+with out-of-vocabulary words dropped and empty sentences removed. Encoding streams: token ids are
+collected in fixed-size chunks (4 bytes a token, never one Python object per token), and past
+`spill_tokens` tokens the chunks go to a temporary file that is memory-mapped at the end, so
+epochs re-read integers, not text.
+
+Two ways to build: `Vocabulary.build` (count, then `encode` in a second pass; supports
+`max_vocab_size`, which prunes rare words during the scan as gensim does) and
+`Vocabulary.build_and_encode` (one pass over the text: every distinct word gets a provisional
+id on first sight, the ids are written out, and after counting they are remapped to final ids in
+place; this is what `Word2Vec.fit` uses when `max_vocab_size` is None, so text is read once).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import tempfile
+from array import array
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from ..data.corpus import Corpus, as_corpus
+from ..errors import FormatError, InvalidInputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Vocabulary", "EncodedCorpus", "encode_int_arrays", "alias_table"]
+
+#: tokens per in-memory chunk while encoding
+CHUNK_TOKENS = 1 << 20
+#: encoded corpora larger than this many tokens are spilled to a memory-mapped temporary file
+SPILL_TOKENS = 1 << 27
+#: word2vec.c's cumulative-table domain (gensim uses the same)
+CDF_DOMAIN = 2 ** 31 - 1
+
+
+# --------------------------------------------------------------------------- numba helpers
+@njit(cache=True, nogil=True)
+def _compact(tokens, offsets, remap, use_remap):
+    """Map ids through `remap` (when `use_remap`), drop negative ids and empty sentences, in place.
+
+    `offsets` holds 0 followed by the sentence end positions. Returns (n_tokens, n_sentences).
+    """
+    write = 0
+    n_sent = 0
+    start = 0
+    offsets[0] = 0
+    for s in range(offsets.shape[0] - 1):
+        end = offsets[s + 1]
+        for r in range(start, end):
+            v = tokens[r]
+            if use_remap and v >= 0:
+                v = remap[v]
+            if v >= 0:
+                tokens[write] = v
+                write += 1
+        start = end
+        if write > offsets[n_sent]:
+            n_sent += 1
+            offsets[n_sent] = write
+    return write, n_sent
+
+
+@njit(cache=True)
+def _huffman_sorted(counts):
+    """word2vec.c's CreateBinaryTree on counts sorted descending: (codes, points, lengths)."""
+    V = counts.shape[0]
+    count = np.empty(2 * V, dtype=np.float64)
+    for a in range(V):
+        count[a] = counts[a]
+    for a in range(V, 2 * V):
+        count[a] = 1e15
+    binary = np.zeros(2 * V, dtype=np.uint8)
+    parent = np.zeros(2 * V, dtype=np.int64)
+    pos1 = V - 1
+    pos2 = V
+    for a in range(V - 1):
+        if pos1 >= 0 and count[pos1] < count[pos2]:
+            min1 = pos1
+            pos1 -= 1
+        else:
+            min1 = pos2
+            pos2 += 1
+        if pos1 >= 0 and count[pos1] < count[pos2]:
+            min2 = pos1
+            pos1 -= 1
+        else:
+            min2 = pos2
+            pos2 += 1
+        count[V + a] = count[min1] + count[min2]
+        parent[min1] = V + a
+        parent[min2] = V + a
+        binary[min2] = 1
+    root = 2 * V - 2
+    lengths = np.zeros(V, dtype=np.int32)
+    maxlen = 1
+    for a in range(V):
+        b = a
+        n = 0
+        while b != root:
+            n += 1
+            b = parent[b]
+        lengths[a] = n
+        maxlen = max(maxlen, n)
+    codes = np.zeros((V, maxlen), dtype=np.uint8)
+    points = np.zeros((V, maxlen), dtype=np.int32)
+    for a in range(V):
+        n = lengths[a]
+        b = a
+        i = 0
+        # walking up gives codes leaf→root; word2vec.c stores them root→leaf
+        while b != root:
+            codes[a, n - 1 - i] = binary[b]
+            if i > 0:
+                points[a, n - i] = b - V
+            i += 1
+            b = parent[b]
+        if n > 0:
+            points[a, 0] = V - 2
+    return codes, points, lengths
+
+
+@njit(cache=True)
+def _vose(p, thr, alias):
+    """Vose's alias method on probabilities p (sum 1): fills thr (uint32) and alias (int32)."""
+    n = p.shape[0]
+    scaled = p * n
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    ns = 0
+    nl = 0
+    for i in range(n):
+        alias[i] = i
+        if scaled[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    full = np.float64(2.0 ** 32)
+    while ns > 0 and nl > 0:
+        ns -= 1
+        s = small[ns]
+        nl -= 1
+        g = large[nl]
+        thr[s] = np.uint32(min(scaled[s] * full, full - 1.0))
+        alias[s] = g
+        scaled[g] = (scaled[g] + scaled[s]) - 1.0
+        if scaled[g] < 1.0:
+            small[ns] = g
+            ns += 1
+        else:
+            large[nl] = g
+            nl += 1
+    for k in range(nl):  # leftovers (numerically 1): always themselves
+        thr[large[k]] = np.uint32(4294967295)
+    for k in range(ns):
+        thr[small[k]] = np.uint32(4294967295)
+
+
+def alias_table(weights) -> tuple[np.ndarray, np.ndarray]:
+    """(thresholds uint32, alias int32) for sampling index i with probability ∝ weights[i]."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or len(w) == 0 or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise InvalidInputError("alias table needs a non-empty vector of non-negative weights")
+    thr = np.zeros(len(w), dtype=np.uint32)
+    alias = np.zeros(len(w), dtype=np.int32)
+    _vose(w / w.sum(), thr, alias)
+    return thr, alias
+
+
+# --------------------------------------------------------------------------- token sink
+class _TokenSink:
+    """Collects int32 ids sentence by sentence in bounded memory; spills to disk when large."""
+
+    def __init__(self, spill_tokens: int | None = None, spill_dir=None):
+        self.spill_tokens = SPILL_TOKENS if spill_tokens is None else spill_tokens
+        self.spill_dir = spill_dir
+        self.cur = array("i")
+        self.chunks: list[np.ndarray] = []
+        self.n_flushed = 0
+        self.ends = array("q")
+        self._file = None
+        self._path = None
+
+    def add(self, ids) -> None:
+        """Append one sentence given as an iterable of ints (a `map` object is fastest)."""
+        self.cur.extend(ids)
+        n = self.n_flushed + len(self.cur)
+        if not self.ends or self.ends[-1] != n:
+            self.ends.append(n)
+        if len(self.cur) >= CHUNK_TOKENS:
+            self._flush()
+
+    def add_array(self, ids: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        self.cur.frombytes(np.ascontiguousarray(ids, dtype=np.int32).tobytes())
+        self.ends.append(self.n_flushed + len(self.cur))
+        if len(self.cur) >= CHUNK_TOKENS:
+            self._flush()
+
+    @property
+    def n_tokens(self) -> int:
+        return self.n_flushed + len(self.cur)
+
+    def _flush(self) -> None:
+        if len(self.cur):
+            self._store(np.frombuffer(self.cur, dtype=np.int32).copy())
+            self.cur = array("i")
+
+    def _store(self, chunk: np.ndarray) -> None:
+        self.n_flushed += len(chunk)
+        if self._file is None and self.n_flushed > self.spill_tokens:
+            fd, self._path = tempfile.mkstemp(prefix="embedworks-tokens-", suffix=".int32",
+                                              dir=self.spill_dir)
+            self._file = os.fdopen(fd, "wb")
+            for c in self.chunks:
+                c.tofile(self._file)
+            self.chunks = []
+            logger.info("encoded corpus passed %d tokens; spilling to %s", self.spill_tokens, self._path)
+        if self._file is not None:
+            chunk.tofile(self._file)
+        else:
+            self.chunks.append(chunk)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens int32, offsets int64); tokens may be a writable memory map of a temp file."""
+        self._flush()
+        offsets = np.empty(len(self.ends) + 1, dtype=np.int64)
+        offsets[0] = 0
+        offsets[1:] = np.frombuffer(self.ends, dtype=np.int64) if len(self.ends) else []
+        self.ends = array("q")
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            tokens = np.memmap(self._path, dtype=np.int32, mode="r+", shape=(self.n_flushed,))
+            try:  # the mapping outlives the name on POSIX
+                os.unlink(self._path)
+            except OSError:
+                pass
+            return tokens, offsets
+        if not self.chunks:
+            return np.zeros(0, dtype=np.int32), offsets
+        tokens = self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
+        self.chunks = []
+        return tokens, offsets
+
+
+def _compacted(tokens, offsets, remap=None):
+    remap_arr = np.zeros(0, dtype=np.int32) if remap is None else np.ascontiguousarray(remap, np.int32)
+    n_tok, n_sent = _compact(tokens, offsets, remap_arr, remap is not None)
+    return tokens[:n_tok], offsets[:n_sent + 1].copy()
+
+
+class EncodedCorpus:
+    """An integer-encoded corpus: `tokens` (int32 word ids) and `offsets` (int64 sentence bounds)."""
+
+    __slots__ = ("tokens", "offsets")
+
+    def __init__(self, tokens: np.ndarray, offsets: np.ndarray):
+        self.tokens = tokens
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __iter__(self):
+        return iter((self.tokens, self.offsets))
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+
+def encode_int_arrays(arrays, vocab_size: int) -> EncodedCorpus:
+    """Concatenate already-final word ids (each array a sentence) checking they are < vocab_size."""
+    sink = _TokenSink()
+    for i, a in enumerate(arrays):
+        a = np.asarray(a)
+        if a.size and (a.min() < 0 or a.max() >= vocab_size):
+            raise InvalidInputError(f"sentence {i}: word ids must lie in [0, {vocab_size}), "
+                                    f"got {a.min()}..{a.max()}")
+        sink.add_array(a)
+    return EncodedCorpus(*sink.finish())
+
+
+# --------------------------------------------------------------------------- vocabulary
+class Vocabulary:
+    """Kept words, their counts and index; sampling tables for word2vec-style training.
+
+    ``words[i]`` has count ``counts[i]`` and ``index[words[i]] == i``. `raw_words` is the number of
+    tokens seen while building (rare words included); `total_words` the number kept.
+    """
+
+    def __init__(self, words, counts, raw_words: int | None = None):
+        self.words = [_plain_key(w) for w in words]
+        self.counts = np.asarray(counts, dtype=np.int64).copy()
+        if len(self.words) != len(self.counts):
+            raise InvalidInputError(f"{len(self.words)} words but {len(self.counts)} counts")
+        self.index = {w: i for i, w in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise InvalidInputError("duplicate words in vocabulary")
+        self.raw_words = int(self.counts.sum() if raw_words is None else raw_words)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word) -> bool:
+        return word in self.index
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} words, {self.total_words} tokens)"
+
+    @property
+    def total_words(self) -> int:
+        return int(self.counts.sum())
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(cls, corpus, min_count: int = 5, max_vocab_size: int | None = None) -> "Vocabulary":
+        """Count the words of `corpus` and keep those occurring at least `min_count` times.
+
+        With `max_vocab_size`, whenever more than that many distinct words are being counted, words
+        with count <= n are dropped (n = 1, 2, … on successive prunings), as gensim does; counts of
+        pruned words restart from zero if they reappear.
+        """
+        _check_counts_args(min_count, max_vocab_size)
+        corpus = as_corpus(corpus)
+        counts: dict = {}
+        raw = 0
+        min_reduce = 1
+        n_sent = 0
+        get = counts.get
+        for sentence in corpus:
+            n_sent += 1
+            if isinstance(sentence, np.ndarray):
+                sentence = sentence.tolist()
+            raw += len(sentence)
+            for w in sentence:
+                counts[w] = get(w, 0) + 1
+            if max_vocab_size is not None and len(counts) > max_vocab_size:
+                before = len(counts)
+                counts = {w: c for w, c in counts.items() if c > min_reduce}
+                get = counts.get
+                logger.info("pruned %d words with count <= %d (max_vocab_size %d)",
+                            before - len(counts), min_reduce, max_vocab_size)
+                min_reduce += 1
+        words = list(counts)
+        c = np.fromiter(counts.values(), dtype=np.int64, count=len(words))
+        return cls._select(words, c, raw, min_count)
+
+    @classmethod
+    def _select(cls, words: list, counts: np.ndarray, raw: int, min_count: int,
+                return_order: bool = False):
+        if raw == 0:
+            raise InvalidInputError("the corpus is empty: no words found")
+        order = np.argsort(-counts, kind="stable")
+        order = order[counts[order] >= min_count]
+        if len(order) == 0:
+            top = int(np.argmax(counts))
+            raise InvalidInputError(
+                f"no word occurs at least min_count={min_count} times (the most frequent, "
+                f"{words[top]!r}, occurs {int(counts[top])} times in {raw} tokens); lower min_count")
+        vocab = cls([words[i] for i in order], counts[order], raw_words=raw)
+        logger.info("vocabulary: %d of %d distinct words kept (min_count %d), %d of %d tokens",
+                    len(vocab), len(words), min_count, vocab.total_words, raw)
+        return (vocab, order) if return_order else vocab
+
+    @staticmethod
+    def _scan(corpus: Corpus):
+        """One pass: provisional ids in order of first appearance. (words, counts, tokens, offsets)."""
+        ids = defaultdict(itertools.count().__next__)
+        lookup = ids.__getitem__
+        sink = _TokenSink()
+        add = sink.add
+        for sentence in corpus:
+            if isinstance(sentence, np.ndarray):
+                sentence = sentence.tolist()
+            if sentence:
+                add(map(lookup, sentence))
+        tokens, offsets = sink.finish()
+        words = list(ids)
+        counts = np.bincount(tokens, minlength=len(words)).astype(np.int64) if len(tokens) \
+            else np.zeros(len(words), dtype=np.int64)
+        return words, counts, tokens, offsets
+
+    @classmethod
+    def build_and_encode(cls, corpus, min_count: int = 5) -> tuple["Vocabulary", EncodedCorpus]:
+        """Build the vocabulary and encode the corpus in a single pass over the text."""
+        _check_counts_args(min_count, None)
+        words, counts, tokens, offsets = cls._scan(as_corpus(corpus))
+        vocab, order = cls._select(words, counts, len(tokens), min_count, return_order=True)
+        remap = np.full(len(words), -1, dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        return vocab, EncodedCorpus(*_compacted(tokens, offsets, remap))
+
+    def update(self, corpus, min_count: int = 5, max_vocab_size: int | None = None) -> int:
+        """Add the words of `corpus`: known words add their counts, new words reaching `min_count`
+        (in this corpus) are appended after the existing ones (sorted by count), so existing rows
+        keep their index. Returns the number of new words."""
+        new = Vocabulary.build(corpus, min_count=1, max_vocab_size=max_vocab_size)
+        return self._merge(new.words, new.counts, new.raw_words, min_count)
+
+    def update_and_encode(self, corpus, min_count: int = 5) -> tuple[int, EncodedCorpus]:
+        """`update` and `encode` in one pass over the text; returns (new words, encoded corpus)."""
+        _check_counts_args(min_count, None)
+        words, counts, tokens, offsets = self._scan(as_corpus(corpus))
+        if len(tokens) == 0:
+            raise InvalidInputError("the corpus is empty: no words found")
+        n_new = self._merge(words, counts, len(tokens), min_count)
+        remap = np.fromiter((self.index.get(w, -1) for w in words), dtype=np.int32, count=len(words))
+        return n_new, EncodedCorpus(*_compacted(tokens, offsets, remap))
+
+    def _merge(self, words, counts, raw, min_count) -> int:
+        counts = np.asarray(counts, dtype=np.int64)
+        known = np.fromiter((self.index.get(w, -1) for w in words), dtype=np.int64, count=len(words))
+        is_known = known >= 0
+        np.add.at(self.counts, known[is_known], counts[is_known])
+        cand = np.flatnonzero(~is_known & (counts >= min_count))
+        cand = cand[np.argsort(-counts[cand], kind="stable")]
+        for i in cand:
+            w = _plain_key(words[i])
+            self.index[w] = len(self.words)
+            self.words.append(w)
+        self.counts = np.concatenate([self.counts, counts[cand]])
+        self.raw_words += int(raw)
+        logger.info("vocabulary update: %d new words, %d known words seen", len(cand), int(is_known.sum()))
+        return len(cand)
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, corpus) -> EncodedCorpus:
+        """Word ids of `corpus` as (tokens int32, offsets int64); unknown words are dropped.
+
+        `corpus` may also be a list/iterable of integer arrays of word *ids* that are already final
+        (as `encode` returns them); they are checked against the vocabulary size and concatenated.
+        """
+        if isinstance(corpus, EncodedCorpus):
+            return corpus
+        int_keys = self.int_keys
+        if _is_id_arrays(corpus) and not int_keys:
+            return encode_int_arrays(corpus, len(self))
+        corpus = as_corpus(corpus)
+        sink = _TokenSink()
+        add = sink.add
+        get = self.index.get
+        minus = itertools.repeat(-1)
+        lut = self._key_table() if int_keys else None
+        for sentence in corpus:
+            if isinstance(sentence, np.ndarray):
+                if lut is not None:
+                    a = sentence[(sentence >= 0) & (sentence < len(lut))]
+                    sink.add_array(lut[a])
+                    continue
+                sentence = sentence.tolist()
+            if sentence:
+                add(map(get, sentence, minus))
+        tokens, offsets = sink.finish()
+        return EncodedCorpus(*_compacted(tokens, offsets))
+
+    @property
+    def int_keys(self) -> bool:
+        """True when the words are int keys (the vocabulary came from integer arrays)."""
+        return bool(self.words) and isinstance(self.words[0], (int, np.integer))
+
+    def _key_table(self):
+        """A lookup array key → id for non-negative int keys of moderate size, else None."""
+        keys = np.fromiter(self.words, dtype=np.int64, count=len(self.words))
+        if keys.min() < 0 or keys.max() > max(4 * len(keys), 1 << 20):
+            return None
+        lut = np.full(int(keys.max()) + 1, -1, dtype=np.int32)
+        lut[keys] = np.arange(len(keys), dtype=np.int32)
+        return lut
+
+    # ------------------------------------------------------------------ sampling tables
+    def keep_probabilities(self, sample: float = 1e-3) -> np.ndarray:
+        """Probability of keeping each word under frequent-word subsampling (word2vec.c's rule).
+
+        ``p = (sqrt(f / (sample * total)) + 1) * (sample * total) / f``, capped at 1, where f is
+        the word's count and total the number of kept tokens; ``sample <= 0`` keeps everything.
+        """
+        if sample is None or sample <= 0:
+            return np.ones(len(self), dtype=np.float32)
+        threshold = float(sample) * self.total_words
+        f = self.counts.astype(np.float64)
+        p = (np.sqrt(f / threshold) + 1.0) * threshold / f
+        return np.minimum(p, 1.0).astype(np.float32)
+
+    def negative_cdf(self, power: float = 0.75) -> np.ndarray:
+        """Cumulative table for drawing negatives with probability ∝ count**power.
+
+        int64 values rising to 2**31 - 1; word i is drawn when a uniform integer r in
+        [0, table[-1]) falls in [table[i-1], table[i]) (binary search, as gensim's cum_table).
+        """
+        weights = self.counts.astype(np.float64) ** power
+        cum = np.cumsum(weights)
+        table = np.round(cum / cum[-1] * CDF_DOMAIN).astype(np.int64)
+        return table
+
+    def negative_alias(self, power: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+        """Alias table (Walker/Vose) for drawing negatives with probability ∝ count**power in O(1).
+
+        Returns (thresholds uint32, alias int32): bucket i, chosen uniformly, yields i when a
+        uniform 32-bit integer is below thresholds[i] and alias[i] otherwise (`_sgns.draw_alias`).
+        """
+        return alias_table(self.counts.astype(np.float64) ** power)
+
+    def huffman(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Huffman tree over counts, built like word2vec.c: (codes, points, lengths).
+
+        ``codes[i, :lengths[i]]`` (uint8) are the branch bits root→leaf for word i and
+        ``points[i, :lengths[i]]`` (int32) the inner nodes on the way (rows of syn1, the root is
+        ``V - 2``). Works on unsorted counts too (after `update`) by building on the sorted order.
+        """
+        V = len(self)
+        if V < 2:
+            return (np.zeros((V, 1), np.uint8), np.zeros((V, 1), np.int32), np.zeros(V, np.int32))
+        order = np.argsort(-self.counts, kind="stable")
+        codes_s, points_s, lengths_s = _huffman_sorted(self.counts[order])
+        codes = np.empty_like(codes_s)
+        points = np.empty_like(points_s)
+        lengths = np.empty_like(lengths_s)
+        codes[order] = codes_s
+        points[order] = points_s
+        lengths[order] = lengths_s
+        return codes, points, lengths
+
+    # ------------------------------------------------------------------ files
+    def save(self, directory) -> None:
+        """Write ``vocab.jsonl`` (one JSON key per line) and ``counts.npy`` into `directory`."""
+        directory = Path(directory)
+        with open(directory / "vocab.jsonl", "w", encoding="utf-8") as f:
+            for w in self.words:
+                f.write(json.dumps(w, ensure_ascii=False))
+                f.write("\n")
+        np.save(directory / "counts.npy", self.counts)
+
+    @classmethod
+    def load(cls, directory, raw_words: int | None = None) -> "Vocabulary":
+        directory = Path(directory)
+        words = []
+        with open(directory / "vocab.jsonl", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                try:
+                    words.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise FormatError(f"not a JSON key: {e}", directory / "vocab.jsonl", lineno) from None
+        counts = np.load(directory / "counts.npy", allow_pickle=False)
+        return cls(words, counts, raw_words=raw_words)
+
+
+def _plain_key(w):
+    """str and int keys as the builtin types (np.str_ / np.int64 tokens become str / int)."""
+    t = type(w)
+    if t is str or t is int:
+        return w
+    if isinstance(w, str):
+        return str(w)
+    if isinstance(w, (int, np.integer)) and not isinstance(w, (bool, np.bool_)):
+        return int(w)
+    raise InvalidInputError(f"tokens must be str (or int for integer-encoded input), got "
+                            f"{type(w).__name__} {w!r}")
+
+
+def _check_counts_args(min_count, max_vocab_size) -> None:
+    if min_count is None or min_count < 1:
+        raise InvalidInputError(f"min_count must be >= 1, got {min_count}")
+    if max_vocab_size is not None and max_vocab_size < 1:
+        raise InvalidInputError(f"max_vocab_size must be >= 1 or None, got {max_vocab_size}")
+
+
+def _is_id_arrays(corpus) -> bool:
+    """True for a list/tuple whose first item is an integer NumPy array (pre-encoded word ids)."""
+    return isinstance(corpus, (list, tuple)) and len(corpus) > 0 and isinstance(corpus[0], np.ndarray) \
+        and np.issubdtype(corpus[0].dtype, np.integer)
