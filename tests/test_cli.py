@@ -74,3 +74,48 @@ def test_bad_input_is_one_line_and_exit_1(vec_file, tmp_path, args, message):
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = []
+    for _ in range(400):
+        animal, verb = rng.choice(["cat", "dog"]), rng.choice(["runs", "sleeps", "eats"])
+        lines.append(f"the {animal} {verb} in the house")
+        lines.append(f"a {rng.choice(['car', 'bus'])} drives on the road fast")
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("trainer, extra", [
+    ("word2vec", ["--epochs", "2"]), ("word2vec", ["--cbow", "--epochs", "2"]),
+    ("fasttext", ["--epochs", "2", "--bucket", "1000"]), ("glove", ["--epochs", "5"]),
+])
+def test_train_then_query_and_evaluate(tiny_corpus, tmp_path, trainer, extra):
+    out = tmp_path / f"{trainer}.emb"
+    result = runner.invoke(app, ["train", trainer, str(tiny_corpus), "-o", str(out), "--dim", "16",
+                                 "--min-count", "1", "--workers", "1", "--quiet", *extra])
+    assert result.exit_code == 0, result.output
+    emb = load(out)
+    assert {"cat", "dog", "car", "bus"} <= set(emb.keys) and emb.dim == 16
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("cat\tdog\t9\ncat\tcar\t1\nbus\tcar\t8\ncat\tzebra\t5\n")
+    result = runner.invoke(app, ["eval", "similarity", str(out), str(pairs), "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"oov": 1' in result.output
+    questions = tmp_path / "q.txt"
+    questions.write_text(": family\ncat dog car bus\ncat zebra car bus\n")
+    result = runner.invoke(app, ["eval", "analogy", str(out), str(questions)])
+    assert result.exit_code == 0, result.output
+    assert "family" in result.output and "1 OOV" in result.output
+
+
+def test_train_reports_empty_corpus(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = runner.invoke(app, ["train", "word2vec", str(empty), "-o", str(tmp_path / "x.emb")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "empty" in result.output.lower()
+    assert not (tmp_path / "x.emb").exists()

@@ -119,6 +119,29 @@ def test_cooccurrence_threads_agree_with_one_thread():
     np.testing.assert_allclose(one.toarray(), reference_cooccurrence(sentences, V, 4, True), rtol=1e-5)
 
 
+def test_sparse_kernels_match_scipy():
+    rng = np.random.default_rng(5)
+    n_rows, n_cols, n = 7, 9, 300
+    rows, cols = rng.integers(0, n_rows, n).astype(np.int32), rng.integers(0, n_cols, n).astype(np.int32)
+    vals = rng.random(n).astype(np.float32)
+    indptr, indices, data = _glove.triples_to_csr(rows, cols, vals, n_rows, n_cols)
+    a = sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+    assert a.has_canonical_format and a.nnz == len(set(zip(rows.tolist(), cols.tolist())))
+    np.testing.assert_allclose(a.toarray(), sp.coo_matrix((vals, (rows, cols)), shape=(n_rows, n_cols)).toarray(),
+                               rtol=1e-6)
+    b = sp.random(n_rows, n_cols, density=0.3, format="csr", dtype=np.float32, random_state=1)
+    s = sp.csr_matrix(_glove.csr_add(indptr, indices, data, b.indptr.astype(np.int64),
+                                     b.indices.astype(np.int32), b.data)[::-1], shape=(n_rows, n_cols))
+    assert s.has_canonical_format
+    np.testing.assert_allclose(s.toarray(), (a + b).toarray(), rtol=1e-6)
+    t_indptr, t_indices, t_data = _glove.csr_transpose(indptr, indices, data, n_cols)
+    t = sp.csr_matrix((t_data, t_indices, t_indptr), shape=(n_cols, n_rows))
+    assert t.has_canonical_format
+    np.testing.assert_array_equal(t.toarray(), a.toarray().T)
+    empty = _glove.triples_to_csr(rows[:0], cols[:0], vals[:0], n_rows, n_cols)
+    assert empty[1].size == 0 and np.all(empty[0] == 0)
+
+
 def test_dense_layout_is_hyperbolic_and_bounded():
     start, length, col0, product = _glove.dense_layout(100, 500, upper=True)
     assert length.sum() <= 500 and product > 0

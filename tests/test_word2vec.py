@@ -115,12 +115,12 @@ def ref_train(sg, syn0, syn1neg, syn1, tokens, offsets, keep, thr, alias, codes,
             w = int(tokens[p])
             if keep[w] < 1.0:
                 nr = ref_lcg(nr)
-                if keep[w] < (nr & 0xFFFF) / 65536.0:
+                if keep[w] < (nr >> 40) / 2.0 ** 24:
                     continue
             sen.append(w)
         for i, word in enumerate(sen):
             nr = ref_lcg(nr)
-            red = nr % window
+            red = (nr >> 16) % window
             ctx = [sen[c] for c in range(max(0, i - window + red), min(len(sen), i + window + 1 - red)) if c != i]
             if not ctx:
                 continue
@@ -248,13 +248,13 @@ def test_sentence_kernels_match_reference(sg, negative, hs, shared):
         assert np.allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_init_vectors_like_word2vec_c():
+def test_init_vectors_like_word2vec_c_from_high_bits():
     out = np.empty((3, 4), np.float32)
     _sgns.init_vectors(out, np.uint64(1))
     nr, want = 1, []
     for _ in range(12):
         nr = ref_lcg(nr)
-        want.append(((nr & 0xFFFF) / 65536 - 0.5) / 4)
+        want.append(((nr >> 40) / 2.0 ** 24 - 0.5) / 4)
     assert np.allclose(out.ravel(), want)
 
 
@@ -326,6 +326,12 @@ def test_save_load_and_continue_training(tmp_path):
     model.save(path)  # overwrite in place
     assert Word2Vec.load(path).epochs_trained == 1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    other = tmp_path / "not-a-model"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(InvalidInputError, match="refusing"):
+        model.save(other)
+    assert (other / "keep.txt").read_text() == "mine"
 
 
 def test_build_vocab_update_adds_words_and_keeps_rows():

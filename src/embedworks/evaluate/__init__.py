@@ -8,3 +8,5 @@ gensim's semantics for vocabulary restriction, case and out-of-vocabulary words.
 from .words import AnalogyResult, SectionScore, SimilarityResult, analogy, word_similarity
 
 __all__ = ["analogy", "word_similarity", "AnalogyResult", "SimilarityResult", "SectionScore"]
+from .recommend import RankingResult, ranking_metrics, rating_metrics  # noqa: E402
+__all__ += ["rating_metrics", "ranking_metrics", "RankingResult"]

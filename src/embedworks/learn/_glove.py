@@ -13,15 +13,18 @@ Co-occurrence counting
 
     Frequent pairs accumulate in a dense float64 table per thread laid out over the "hyperbolic"
     region ``(i + 1) * (j + 1) <= product`` of the frequency-ranked ids (Stanford's ``cooccur``
-    does the same); rarer pairs go to a fixed-size buffer of (row, col, value) triples that the
-    caller turns into a sparse partial matrix each time it fills up.
+    does the same; 4M cells catch about 85% of the pairs of a Wikipedia corpus); rarer pairs go
+    to a fixed-size buffer of (row, col, value) triples that the caller turns into a canonical
+    CSR partial (`triples_to_csr`, a linear-time radix sort) each time it fills up, and partials
+    are summed with `csr_add`. These sparse kernels replace scipy's, which hold the GIL.
 
 AdaGrad epoch
     One pass over the nonzeros in a given order (a shard of a seeded permutation), updating
-    word vectors ``W``, context vectors ``C`` (bias in the last column of each) and their AdaGrad
-    accumulators in place, Hogwild-style when threads share the arrays. It mirrors ``glove.c``
-    of the Stanford release: gradients scaled by the learning rate, per-parameter accumulators
-    initialised to 1, both updates computed from the values before the step.
+    word and context rows (vector, bias and their AdaGrad accumulators side by side) in place,
+    Hogwild-style when threads share the arrays. It mirrors ``glove.c`` of the Stanford release:
+    gradients scaled by the learning rate, per-parameter accumulators initialised to 1, both
+    updates computed from the values before the step. ``error_model="numpy"`` (no Python
+    ZeroDivisionError checks) and the split loops let LLVM vectorise the updates.
 """
 
 from __future__ import annotations

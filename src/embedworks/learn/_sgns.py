@@ -14,13 +14,19 @@ Conventions (those of word2vec.c):
   ``tokens[offsets[s]:offsets[s + 1]]``. The kernels accept any slice of the offsets array, so a
   caller shards by passing consecutive sentence ranges (node2vec walks can be fed as is).
 * Random numbers come from word2vec.c's linear congruential generator
-  ``next_random = next_random * 25214903917 + 11`` (uint64, wrapping), one stream per thread;
-  the kernels return the updated state so a caller can continue the stream on the next call.
-  The stream drives, in order: subsampling (``keep_prob[w] < (r & 0xFFFF) / 65536`` discards the
-  token; drawn only for words whose keep probability is below 1), the reduced window
-  ``b = r % window`` per centre word, and negative draws (two steps each, from an alias table
-  of unigram**0.75, see `draw_alias`; O(1) where a binary search in a cumulative table cost
-  about 100 ns a draw in mispredicted branches).
+  ``r = r * 25214903917 + 11`` (uint64, wrapping), one stream per thread; the kernels return
+  the updated state so a caller can continue the stream on the next call. Only the high bits
+  of the state are used (an LCG's low bits have short periods: word2vec.c's ``r & 0xFFFF``
+  repeats every 65,536 draws, and using it cost about one point of analogy accuracy for CBOW
+  here). Each step below advances the state once and then reads it:
+
+  - subsampling, per token whose keep probability is below 1: the token is discarded when
+    ``keep_prob[w] < (r >> 40) / 2**24``;
+  - the reduced window per centre word: ``b = (r >> 16) % window``, contexts ``i - window + b``
+    .. ``i + window - b``;
+  - negatives: two steps per draw from an alias table of unigram**0.75 (`draw_alias`; O(1),
+    where a binary search in a cumulative table cost about 100 ns a draw in mispredicted
+    branches).
 * The learning rate decays linearly: for a sentence starting at relative position ``x`` of the
   slice, ``alpha = alpha0 - (alpha0 - min_alpha) * (progress0 + progress_span * x)``; the caller
   passes the progress of the slice within the whole training run (all epochs), so one thread
@@ -68,6 +74,8 @@ _ADD = np.uint64(11)
 _MASK16 = np.uint64(0xFFFF)
 _SHIFT16 = np.uint64(16)
 _SHIFT32 = np.uint64(32)
+_SHIFT40 = np.uint64(40)
+_INV24 = 1.0 / 16777216.0
 
 _JIT = dict(cache=True, nogil=True, fastmath=True)
 
@@ -131,13 +139,15 @@ def sample_many(neg_thr, neg_alias, n, next_random):
 
 @njit(cache=True, nogil=True)
 def init_vectors(out, next_random):
-    """Fill `out` (V, d) like word2vec.c: uniform in [-0.5, 0.5) / d from the LCG stream."""
+    """Fill `out` (V, d) like word2vec.c, uniform in [-0.5, 0.5) / d from the LCG stream, but
+    from the state's top 24 bits (word2vec.c's low 16 bits repeat every 65,536 values, so
+    rows 16,384 apart started identical)."""
     V, d = out.shape
     inv = np.float32(1.0 / d)
     for a in range(V):
         for b in range(d):
             next_random = lcg(next_random)
-            out[a, b] = (np.float32((next_random & _MASK16) / 65536.0) - np.float32(0.5)) * inv
+            out[a, b] = (np.float32((next_random >> _SHIFT40) * _INV24) - np.float32(0.5)) * inv
     return next_random
 
 
@@ -156,7 +166,7 @@ def _subsample(tokens, start, end, keep_prob, sen, next_random):
         kp = keep_prob[w]
         if kp < 1.0:
             next_random = lcg(next_random)
-            if kp < (next_random & _MASK16) / 65536.0:
+            if kp < (next_random >> _SHIFT40) * _INV24:
                 continue
         sen[n] = w
         n += 1
@@ -351,7 +361,7 @@ def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias
         for i in range(n):
             word = sen[i]
             next_random = lcg(next_random)
-            b = np.int64(next_random % uwindow)
+            b = np.int64((next_random >> _SHIFT16) % uwindow)
             lo = max(0, i - window + b)
             hi = min(n, i + window + 1 - b)
             n_ctx = 0
@@ -410,7 +420,7 @@ def train_cbow(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_ali
         for i in range(n):
             word = sen[i]
             next_random = lcg(next_random)
-            b = np.int64(next_random % uwindow)
+            b = np.int64((next_random >> _SHIFT16) % uwindow)
             lo = max(0, i - window + b)
             hi = min(n, i + window + 1 - b)
             n_ctx = 0

@@ -20,6 +20,7 @@ token's rows are read and written once per epoch instead of once per window (see
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -65,8 +66,8 @@ class FastText(Word2Vec):
     the n buckets that vocabulary words use and `ngram_buckets` (n,) their bucket ids (any other
     bucket keeps its initial vector, computed on demand: see `ngram_vectors`), `syn1neg` /
     `syn1` (output weights), `training_stats`, and `embeddings` (the in-vocabulary words' full
-    vectors). `vector` / `vectors_for` / `most_similar` work for any
-    word, in the vocabulary or not.
+    vectors). `vector` / `vectors_for` / `most_similar` work for any word, in the vocabulary or
+    not.
     """
 
     FORMAT = "embedworks.fasttext"
@@ -104,8 +105,9 @@ class FastText(Word2Vec):
             raise InvalidInputError(f"bucket must be <= {MAX_BUCKET}, got {self.bucket}")
 
     def get_params(self) -> dict:
-        """The hyperparameters, as given to the constructor."""
-        params = super().get_params()
+        """The hyperparameters, as given to the constructor (Word2Vec's that FastText takes)."""
+        accepted = inspect.signature(FastText.__init__).parameters
+        params = {k: v for k, v in super().get_params().items() if k in accepted}
         params.update(min_n=self.min_n, max_n=self.max_n, bucket=self.bucket)
         return params
 
@@ -136,8 +138,11 @@ class FastText(Word2Vec):
         stored = self.ngram_buckets
         if stored is None or len(stored) == 0:
             return np.full(len(buckets), -1, dtype=np.int64)
-        order = np.argsort(stored, kind="stable")
-        ordered = stored[order]
+        cache = getattr(self, "_bucket_lookup", None)
+        if cache is None or cache[0] is not stored:  # the table changed: sort its buckets again
+            order = np.argsort(stored, kind="stable")
+            cache = self._bucket_lookup = (stored, order, stored[order])
+        order, ordered = cache[1], cache[2]
         pos = np.minimum(np.searchsorted(ordered, buckets), len(ordered) - 1)
         return np.where(ordered[pos] == buckets, order[pos], -1)
 

@@ -72,6 +72,14 @@ def _compact(tokens, offsets, remap, use_remap):
     return write, n_sent
 
 
+@njit(cache=True, nogil=True)
+def _count_ids(tokens, n):
+    counts = np.zeros(n, dtype=np.int64)
+    for i in range(tokens.shape[0]):
+        counts[tokens[i]] += 1
+    return counts
+
+
 @njit(cache=True)
 def _huffman_sorted(counts):
     """word2vec.c's CreateBinaryTree on counts sorted descending: (codes, points, lengths)."""
@@ -187,38 +195,44 @@ class _TokenSink:
     def __init__(self, spill_tokens: int | None = None, spill_dir=None):
         self.spill_tokens = SPILL_TOKENS if spill_tokens is None else spill_tokens
         self.spill_dir = spill_dir
-        self.cur = array("i")
+        # fixed-size numpy chunks (no realloc growth, which fragments the heap)
+        self.buf = np.empty(CHUNK_TOKENS, dtype=np.int32)
+        self.fill = 0
         self.chunks: list[np.ndarray] = []
         self.n_flushed = 0
         self.ends = array("q")
         self._file = None
         self._path = None
 
-    def add(self, ids) -> None:
-        """Append one sentence given as an iterable of ints (a `map` object is fastest)."""
-        self.cur.extend(ids)
-        n = self.n_flushed + len(self.cur)
-        if not self.ends or self.ends[-1] != n:
-            self.ends.append(n)
-        if len(self.cur) >= CHUNK_TOKENS:
-            self._flush()
+    def add(self, ids, n: int) -> None:
+        """Append one sentence of `n` ids given as an iterable of ints (a `map` object is fastest)."""
+        self.add_array(np.fromiter(ids, dtype=np.int32, count=n))
 
     def add_array(self, ids: np.ndarray) -> None:
-        if len(ids) == 0:
+        """Append one sentence given as an integer array (empty sentences are skipped)."""
+        n = len(ids)
+        if n == 0:
             return
-        self.cur.frombytes(np.ascontiguousarray(ids, dtype=np.int32).tobytes())
-        self.ends.append(self.n_flushed + len(self.cur))
-        if len(self.cur) >= CHUNK_TOKENS:
-            self._flush()
+        pos = 0
+        while pos < n:
+            take = min(n - pos, CHUNK_TOKENS - self.fill)
+            self.buf[self.fill:self.fill + take] = ids[pos:pos + take]
+            self.fill += take
+            pos += take
+            if self.fill == CHUNK_TOKENS:
+                self._store(self.buf)
+                self.buf = np.empty(CHUNK_TOKENS, dtype=np.int32)
+                self.fill = 0
+        self.ends.append(self.n_flushed + self.fill)
 
     @property
     def n_tokens(self) -> int:
-        return self.n_flushed + len(self.cur)
+        return self.n_flushed + self.fill
 
     def _flush(self) -> None:
-        if len(self.cur):
-            self._store(np.frombuffer(self.cur, dtype=np.int32).copy())
-            self.cur = array("i")
+        if self.fill:
+            self._store(self.buf[:self.fill].copy())
+            self.fill = 0
 
     def _store(self, chunk: np.ndarray) -> None:
         self.n_flushed += len(chunk)
@@ -238,6 +252,7 @@ class _TokenSink:
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """(tokens int32, offsets int64); tokens may be a writable memory map of a temp file."""
         self._flush()
+        self.buf = None
         offsets = np.empty(len(self.ends) + 1, dtype=np.int64)
         offsets[0] = 0
         offsets[1:] = np.frombuffer(self.ends, dtype=np.int64) if len(self.ends) else []
@@ -253,8 +268,17 @@ class _TokenSink:
             return tokens, offsets
         if not self.chunks:
             return np.zeros(0, dtype=np.int32), offsets
-        tokens = self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
-        self.chunks = []
+        if len(self.chunks) == 1:
+            tokens = self.chunks.pop()
+        else:  # assemble chunk by chunk, freeing each: peak is the result plus one chunk
+            tokens = np.empty(self.n_flushed, dtype=np.int32)
+            pos = 0
+            self.chunks.reverse()
+            while self.chunks:
+                c = self.chunks.pop()
+                tokens[pos:pos + len(c)] = c
+                pos += len(c)
+                del c
         return tokens, offsets
 
 
@@ -389,11 +413,10 @@ class Vocabulary:
             if isinstance(sentence, np.ndarray):
                 sentence = sentence.tolist()
             if sentence:
-                add(map(lookup, sentence))
+                add(map(lookup, sentence), len(sentence))
         tokens, offsets = sink.finish()
         words = list(ids)
-        counts = np.bincount(tokens, minlength=len(words)).astype(np.int64) if len(tokens) \
-            else np.zeros(len(words), dtype=np.int64)
+        counts = _count_ids(tokens, len(words))  # np.bincount would copy the ids to int64
         return words, counts, tokens, offsets
 
     @classmethod
@@ -465,7 +488,7 @@ class Vocabulary:
                     continue
                 sentence = sentence.tolist()
             if sentence:
-                add(map(get, sentence, minus))
+                add(map(get, sentence, minus), len(sentence))
         tokens, offsets = sink.finish()
         return EncodedCorpus(*_compacted(tokens, offsets))
 

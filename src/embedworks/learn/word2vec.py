@@ -420,6 +420,9 @@ class Word2Vec:
         if self.vocab is None:
             raise InvalidInputError("nothing to save: the model has no vocabulary yet")
         path = Path(path)
+        if path.exists() and not _is_model_dir(path, self.FORMAT):
+            raise InvalidInputError(f"{path} exists and is not a saved {type(self).__name__}; "
+                                    "refusing to overwrite it")
         parent = path.parent if str(path.parent) else Path(".")
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
@@ -487,6 +490,15 @@ class Word2Vec:
 
 
 # --------------------------------------------------------------------------- helpers
+def _is_model_dir(path: Path, fmt: str) -> bool:
+    """True for a directory holding a params.json of format `fmt` (safe to replace)."""
+    try:
+        meta = json.loads((path / "params.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == fmt
+
+
 def _same_corpus(corpus, original, wrapped) -> bool:
     """True when `corpus` is what `build_vocab` just read (the same object or the same files)."""
     if corpus is original or corpus is wrapped:
