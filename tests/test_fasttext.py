@@ -127,7 +127,7 @@ def ref_train(sg, syn0, ngrams, syn1neg, syn1, tokens, offsets, keep, neg_thr, n
             w = int(tokens[p])
             if keep[w] < 1.0:
                 nr = ref_lcg(nr)
-                if keep[w] < (nr & 0xFFFF) / 65536.0:
+                if keep[w] < (nr >> 40) / float(1 << 24):
                     continue
             sen.append(w)
         H, A, n = {}, {}, len(sen)

@@ -20,20 +20,17 @@ Native layout (a directory, suffix `.emb` by convention)::
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import logging
-import os
 import re
-import shutil
-import uuid
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .errors import FormatError, InvalidInputError
+from .files import atomic_directory, atomic_file
 from .space import Embeddings, normalize_key
 
 logger = logging.getLogger(__name__)
@@ -134,62 +131,6 @@ def _warn_about_dropped_information(emb: Embeddings, format: str) -> None:
 def _open_read(path: Path):
     """A binary file object for `path`, decompressing `.gz` transparently."""
     return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
-
-
-def _temp_sibling(path: Path, tag: str) -> Path:
-    return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:8]}")
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path):
-    """A binary file object whose content replaces `path` only when the block succeeds.
-
-    Writes a temporary file beside `path` (gzip-compressed for a `.gz` path) and renames it.
-    """
-    temp = _temp_sibling(path, "tmp")
-    try:
-        with open(temp, "xb") as raw:
-            if _is_gzip(path):
-                with gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=raw, mtime=0) as zipped:
-                    yield zipped
-            else:
-                yield raw
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def _atomic_directory(path: Path):
-    """A temporary directory that replaces `path` when the block succeeds.
-
-    The old directory is moved aside, the new one renamed in, and only then is the old removed.
-    """
-    temp = _temp_sibling(path, "tmp")
-    temp.mkdir()
-    try:
-        yield temp
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    for written in temp.iterdir():
-        with open(written, "rb") as f:
-            os.fsync(f.fileno())
-    old = _temp_sibling(path, "old") if path.exists() else None
-    if old:
-        os.replace(path, old)
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        if old:
-            os.replace(old, path)
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    if old:
-        shutil.rmtree(old)
 
 
 def _vector_blocks(vectors, rows: int = 4096):
@@ -394,7 +335,7 @@ def _text_keys(emb: Embeddings, path: Path, format: str) -> list[str]:
 def _save_text(emb: Embeddings, path: Path, format: str = "word2vec", header: bool = True) -> Path:
     keys = _text_keys(emb, path, format)
     row_format = " ".join([_FLOAT_FORMAT] * emb.dim)
-    with _atomic_file(path) as f:
+    with atomic_file(path) as f:
         if header:
             f.write(f"{len(keys)} {emb.dim}\n".encode())
         for start, block in _vector_blocks(emb.vectors):
@@ -460,7 +401,7 @@ def _load_word2vec_binary(path: Path, limit, metric) -> Embeddings:
 def _save_word2vec_binary(emb: Embeddings, path: Path) -> Path:
     """The C tool's layout: "count dim\\n", then per row key, space, little-endian float32, newline."""
     keys = [k.encode("utf-8") for k in _text_keys(emb, path, "word2vec-binary")]
-    with _atomic_file(path) as f:
+    with atomic_file(path) as f:
         f.write(f"{len(keys)} {emb.dim}\n".encode())
         for start, block in _vector_blocks(emb.vectors):
             block_keys = keys[start:start + len(block)]
@@ -602,7 +543,7 @@ def _tsv_metadata_lines(emb: Embeddings, path: Path) -> list[str]:
 def _save_tsv(emb: Embeddings, path: Path) -> Path:
     metadata_lines = _tsv_metadata_lines(emb, _tsv_metadata_path(path))
     row_format = "\t".join([_FLOAT_FORMAT] * emb.dim)
-    with _atomic_file(path) as vectors_file, _atomic_file(_tsv_metadata_path(path)) as metadata_file:
+    with atomic_file(path) as vectors_file, atomic_file(_tsv_metadata_path(path)) as metadata_file:
         for _, block in _vector_blocks(emb.vectors):
             vectors_file.write("".join(row_format % tuple(row) + "\n" for row in block.tolist()).encode())
         metadata_file.write("".join(line + "\n" for line in metadata_lines).encode("utf-8"))
@@ -673,7 +614,7 @@ def _plain_keys(emb: Embeddings) -> list:
 
 def _save_npy(emb: Embeddings, path: Path) -> Path:
     keys = json.dumps(_plain_keys(emb), ensure_ascii=False).encode("utf-8")
-    with _atomic_file(path) as vectors_file, _atomic_file(_npy_keys_path(path)) as keys_file:
+    with atomic_file(path) as vectors_file, atomic_file(_npy_keys_path(path)) as keys_file:
         np.save(vectors_file, np.asarray(emb.vectors, dtype=np.float32), allow_pickle=False)
         keys_file.write(keys)
     return path
@@ -787,7 +728,7 @@ def _save_native(emb: Embeddings, path: Path) -> Path:
     columns = list(emb.metadata)
     meta = {"format": "embedworks", "version": NATIVE_VERSION, "count": len(keys), "dim": emb.dim,
             "metric": emb.metric, "dtype": "float32", "key_type": _key_type(keys), "metadata_columns": columns}
-    with _atomic_directory(path) as temp:
+    with atomic_directory(path) as temp:
         with open(temp / "vectors.npy", "wb") as f:
             np.save(f, np.asarray(emb.vectors, dtype=np.float32), allow_pickle=False)
         with open(temp / "keys.jsonl", "wb") as f:

@@ -33,10 +33,7 @@ import gzip
 import io
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from itertools import islice
 from numbers import Integral
@@ -46,6 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import FormatError, InvalidInputError, UnknownKeyError
+from ..files import atomic_directory
 
 logger = logging.getLogger(__name__)
 
@@ -950,14 +948,9 @@ class Interactions:
         Interactions (or is empty).
         """
         path = Path(path)
-        if path.exists():
-            if not path.is_dir() or (any(path.iterdir()) and not (path / "interactions.json").exists()):
-                raise InvalidInputError(f"{path} exists and is not a saved Interactions; not overwriting")
         users = _jsonable_ids(self.users, "user")
         items = _jsonable_ids(self.items, "item")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-        try:
+        with atomic_directory(path, marker="interactions.json") as tmp:
             meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "n_users": self.n_users,
                     "n_items": self.n_items, "nnz": self.nnz,
                     "timestamps": self.timestamps is not None}
@@ -969,17 +962,6 @@ class Interactions:
             np.save(tmp / "values.npy", self.values)
             if self.timestamps is not None:
                 np.save(tmp / "timestamps.npy", self.timestamps)
-            if path.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-                os.rmdir(old)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod

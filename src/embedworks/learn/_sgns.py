@@ -71,7 +71,6 @@ _EXP_SCALE = EXP_TABLE_SIZE / MAX_EXP / 2.0
 
 _MULT = np.uint64(25214903917)
 _ADD = np.uint64(11)
-_MASK16 = np.uint64(0xFFFF)
 _SHIFT16 = np.uint64(16)
 _SHIFT32 = np.uint64(32)
 _SHIFT40 = np.uint64(40)

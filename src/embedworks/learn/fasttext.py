@@ -21,22 +21,15 @@ token's rows are read and written once per epoch instead of once per window (see
 from __future__ import annotations
 
 import inspect
-import json
 import logging
-import os
-import shutil
-import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FormatError, InvalidInputError, UnknownKeyError
 from . import _fasttext
-from .vocab import EncodedCorpus, Vocabulary
-from .word2vec import (PIECE_TOKENS, Word2Vec, _as_int, _default_workers, _limit_blas_threads,
-                       _ProgressBar)
+from .training import check_int
+from .word2vec import Word2Vec
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +63,8 @@ class FastText(Word2Vec):
     not.
     """
 
+    label = "fasttext"
+
     FORMAT = "embedworks.fasttext"
     FORMAT_VERSION = 1
 
@@ -96,11 +91,11 @@ class FastText(Word2Vec):
     # ------------------------------------------------------------------ parameters
     def _validate(self) -> None:
         super()._validate()
-        self.min_n = _as_int("min_n", self.min_n, 1)
-        self.max_n = _as_int("max_n", self.max_n, 1)
+        self.min_n = check_int("min_n", self.min_n, 1)
+        self.max_n = check_int("max_n", self.max_n, 1)
         if self.min_n > self.max_n:
             raise InvalidInputError(f"min_n ({self.min_n}) must not exceed max_n ({self.max_n})")
-        self.bucket = _as_int("bucket", self.bucket, 1)
+        self.bucket = check_int("bucket", self.bucket, 1)
         if self.bucket > MAX_BUCKET:
             raise InvalidInputError(f"bucket must be <= {MAX_BUCKET}, got {self.bucket}")
 
@@ -194,30 +189,12 @@ class FastText(Word2Vec):
         self._index_ngrams()
 
     # ------------------------------------------------------------------ training
-    def _run(self, encoded: EncodedCorpus, epochs: int) -> None:
-        tokens = np.asarray(encoded.tokens)
-        offsets = np.ascontiguousarray(encoded.offsets, dtype=np.int64)
-        n_tok = int(offsets[-1])
-        workers = self.workers or _default_workers()
+    def _piece_trainer(self, tokens: np.ndarray):
+        """Word2Vec's threading with the subword kernels: input rows are word + n-gram rows."""
         keep, neg_thr, neg_alias, codes, points, lengths, syn1neg, syn1 = self._tables()
         syn0, ngrams = self.syn0, self.syn0_ngrams
         sub_ptr, sub_idx = self._sub_ptr, self._sub_idx
         alpha0, min_alpha = self.start_alpha, float(min(self.min_alpha, self.start_alpha))
-
-        # contiguous shards by token position; a sentence cut by a boundary becomes two
-        bounds = np.linspace(0, n_tok, workers + 1).round().astype(np.int64)
-        shards = []
-        for t in range(workers):
-            lo, hi = bounds[t], bounds[t + 1]
-            if hi <= lo:
-                continue
-            inner = offsets[(offsets > lo) & (offsets < hi)]
-            so = np.concatenate([[lo], inner, [hi]]).astype(np.int64)
-            cuts = np.unique(np.searchsorted(so, np.arange(lo, hi, PIECE_TOKENS), side="right") - 1)
-            cuts = np.append(cuts[cuts < len(so) - 1], len(so) - 1)
-            shards.append((so, cuts))
-        states = [self._seed_state(2, self.train_calls, t) for t in range(len(shards))]
-
         if self.sg:
             kernel = _fasttext.train_sg
             mode = (self.window, self.negative, self.hs, self.shared_negatives)
@@ -225,67 +202,11 @@ class FastText(Word2Vec):
             kernel = _fasttext.train_cbow
             mode = (self.window, self.negative, self.hs, self.cbow_mean)
 
-        done = np.zeros(2, dtype=np.int64)  # words, words kept by subsampling
-        lock = threading.Lock()
-        stop = threading.Event()
-        errors: list[BaseException] = []
+        def train_piece(offsets, p0, span, nr):
+            return kernel(syn0, ngrams, syn1neg, syn1, tokens, offsets, keep, neg_thr, neg_alias, codes,
+                          points, lengths, sub_ptr, sub_idx, *mode, alpha0, min_alpha, p0, span, nr)
 
-        def work(shard_index: int) -> None:
-            so, cuts = shards[shard_index]
-            nr = states[shard_index]
-            shard_len = float(so[-1] - so[0])
-            span_all = epochs * shard_len
-            try:
-                for epoch in range(epochs):
-                    for c0, c1 in zip(cuts[:-1], cuts[1:]):
-                        if stop.is_set():
-                            return
-                        p0 = (epoch * shard_len + (so[c0] - so[0])) / span_all
-                        span = (so[c1] - so[c0]) / span_all
-                        nr, words, kept = kernel(syn0, ngrams, syn1neg, syn1, tokens, so[c0:c1 + 1],
-                                                 keep, neg_thr, neg_alias, codes, points, lengths,
-                                                 sub_ptr, sub_idx,
-                                                 *mode, alpha0, min_alpha, p0, span, nr)
-                        nr = np.uint64(nr)  # numba hands a uint64 back as a Python int
-                        with lock:
-                            done[0] += words
-                            done[1] += kept
-            except BaseException as e:  # re-raised in the calling thread
-                errors.append(e)
-                stop.set()
-
-        total = n_tok * epochs
-        logger.info("training fastText %s on %d tokens x %d epochs, %d words, %d buckets, %d workers",
-                    "skip-gram" if self.sg else "CBOW", n_tok, epochs, len(self.vocab), self.bucket,
-                    len(shards))
-        threads = [threading.Thread(target=work, args=(i,), name=f"fasttext-{i}", daemon=True)
-                   for i in range(len(shards))]
-        start = time.perf_counter()
-        with _limit_blas_threads(), _ProgressBar(self.progress, total, "fasttext") as bar:
-            for th in threads:
-                th.start()
-            try:
-                while True:
-                    alive = [th for th in threads if th.is_alive()]
-                    if not alive:
-                        break
-                    alive[0].join(timeout=0.2)
-                    bar.update(int(done[0]))
-            except KeyboardInterrupt:
-                stop.set()
-                for th in threads:
-                    th.join()
-                raise
-            bar.update(int(done[0]))
-        seconds = time.perf_counter() - start
-        if errors:
-            raise errors[0]
-        self.training_stats = {
-            "seconds": seconds, "words": int(done[0]), "effective_words": int(done[1]),
-            "words_per_second": done[0] / seconds if seconds > 0 else float("inf"),
-            "epochs": epochs, "workers": len(shards)}
-        logger.info("trained %d words (%d after subsampling) in %.2f s: %.0f words/s",
-                    done[0], done[1], seconds, self.training_stats["words_per_second"])
+        return train_piece
 
     # ------------------------------------------------------------------ results
     def _check_trained(self) -> None:
@@ -385,100 +306,21 @@ class FastText(Word2Vec):
         return emb.most_similar(self.vector(word), k=k, **kwargs)
 
     # ------------------------------------------------------------------ files
-    def save(self, path) -> Path:
-        """Save the full model (to continue training, and for out-of-vocabulary vectors) as a
-        directory; returns its path.
+    def _extra_arrays(self) -> dict:
+        """``ngrams.npy`` (the stored n-gram rows) and ``ngram_buckets.npy`` (the bucket of each)."""
+        return {"ngrams": self.syn0_ngrams, "ngram_buckets": self.ngram_buckets}
 
-        Files: Word2Vec's layout (``params.json`` with format, version, hyperparameters and
-        training state; ``vocab.jsonl`` + ``counts.npy``; ``syn0.npy``, the words' own rows;
-        ``syn1neg.npy`` / ``syn1.npy`` when used) plus ``ngrams.npy``, the stored n-gram rows,
-        and ``ngram_buckets.npy``, the bucket of each (int64). Written beside `path` first and
-        moved into place. No pickle.
-        """
-        if self.vocab is None:
-            raise InvalidInputError("nothing to save: the model has no vocabulary yet")
-        path = Path(path)
-        parent = path.parent if str(path.parent) else Path(".")
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
-        try:
-            meta = {"format": self.FORMAT, "format_version": self.FORMAT_VERSION,
-                    "params": self.get_params(),
-                    "state": {"train_calls": self.train_calls, "epochs_trained": self.epochs_trained,
-                              "raw_words": self.vocab.raw_words, "vocab_size": len(self.vocab),
-                              "training_stats": self.training_stats}}
-            with open(tmp / "params.json", "w", encoding="utf-8") as f:
-                json.dump(meta, f, indent=2)
-            self.vocab.save(tmp)
-            np.save(tmp / "syn0.npy", self.syn0)
-            np.save(tmp / "ngrams.npy", self.syn0_ngrams)
-            np.save(tmp / "ngram_buckets.npy", self.ngram_buckets)
-            if self.syn1neg is not None:
-                np.save(tmp / "syn1neg.npy", self.syn1neg)
-            if self.syn1 is not None:
-                np.save(tmp / "syn1.npy", self.syn1)
-            old = None
-            if path.exists():
-                old = parent / f".{path.name}.old-{os.getpid()}"
-                os.replace(path, old)
-            os.replace(tmp, path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return path
-
-    @classmethod
-    def load(cls, path) -> "FastText":
-        """Load a model written by `save`; `train` then continues where it stopped."""
-        path = Path(path)
-        params_file = path / "params.json"
-        if not params_file.is_file():
-            raise FormatError("not a FastText model directory (no params.json)", path)
-        try:
-            meta = json.loads(params_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise FormatError(f"invalid JSON: {e}", params_file) from None
-        if meta.get("format") != cls.FORMAT:
-            raise FormatError(f"not a FastText model (format {meta.get('format')!r})", params_file)
-        if meta.get("format_version", 0) > cls.FORMAT_VERSION:
-            raise FormatError(f"format version {meta.get('format_version')} is newer than this "
-                              f"embedworks reads ({cls.FORMAT_VERSION})", params_file)
-        try:
-            model = cls(**meta["params"])
-        except (KeyError, TypeError) as e:
-            raise FormatError(f"bad params: {e}", params_file) from None
-        state = meta.get("state", {})
-        model.vocab = Vocabulary.load(path, raw_words=state.get("raw_words"))
-
-        def array(name, rows):
-            file = path / name
-            if not file.is_file():
-                raise FormatError("missing", file)
-            a = np.load(file, allow_pickle=False)
-            if a.dtype != np.float32 or a.ndim != 2 or a.shape[1] != model.dim or a.shape[0] != rows:
-                raise FormatError(f"expected float32 ({rows}, {model.dim}), got {a.dtype} {a.shape}", file)
-            return np.ascontiguousarray(a)
-
-        V = len(model.vocab)
-        model.syn0 = array("syn0.npy", V)
+    def _restore_extra(self, path: Path, array) -> None:
         buckets_file = path / "ngram_buckets.npy"
         if not buckets_file.is_file():
             raise FormatError("missing", buckets_file)
         buckets = np.load(buckets_file, allow_pickle=False)
         if buckets.ndim != 1 or buckets.dtype.kind not in "iu" or (
-                len(buckets) and (buckets.min() < 0 or buckets.max() >= model.bucket
+                len(buckets) and (buckets.min() < 0 or buckets.max() >= self.bucket
                                   or len(np.unique(buckets)) != len(buckets))):
-            raise FormatError(f"expected distinct bucket ids in [0, {model.bucket})", buckets_file)
-        model.ngram_buckets = buckets.astype(np.int64)
-        model.syn0_ngrams = array("ngrams.npy", len(buckets))
-        model.syn1neg = array("syn1neg.npy", V) if model.negative else None
-        model.syn1 = array("syn1.npy", max(V - 1, 1)) if model.hs else None
-        model._index_ngrams()
-        if len(model.ngram_buckets) != len(buckets):
+            raise FormatError(f"expected distinct bucket ids in [0, {self.bucket})", buckets_file)
+        self.ngram_buckets = buckets.astype(np.int64)
+        self.syn0_ngrams = array("ngrams.npy", len(buckets))
+        self._index_ngrams()
+        if len(self.ngram_buckets) != len(buckets):
             raise FormatError("the n-gram table lacks buckets its vocabulary uses", buckets_file)
-        model.train_calls = int(state.get("train_calls", 0))
-        model.epochs_trained = int(state.get("epochs_trained", 0))
-        model.training_stats = state.get("training_stats", {})
-        return model

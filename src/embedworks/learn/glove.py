@@ -26,10 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +35,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import FormatError, InvalidInputError
+from ..files import atomic_directory
 from . import _glove
+from .training import ProgressBar, check_float, check_int
 
 __all__ = ["GloVe", "cooccurrence_matrix"]
 
@@ -54,69 +52,6 @@ BUFFER_TRIPLES = 1 << 22
 DENSE_CELLS = 1 << 22
 #: nonzeros a training thread handles between progress updates
 _TRAIN_CHUNK = 1 << 20
-
-
-# --------------------------------------------------------------------------- progress
-class _NullProgress:
-    def advance(self, n: float) -> None:
-        pass
-
-
-class _Progress:
-    """A rich progress bar with a rate in `unit`/s and ETA; `advance` is thread-safe."""
-
-    def __init__(self, description: str, total: float, unit: str):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
-                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
-        from rich.console import Console
-        from rich.text import Text
-
-        class _Rate(ProgressColumn):
-            def render(self, task):
-                speed = task.finished_speed or task.speed
-                if not speed:
-                    return Text(f"? {unit}/s", style="progress.data.speed")
-                for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
-                    if speed >= scale:
-                        return Text(f"{speed / scale:.1f}{suffix} {unit}/s", style="progress.data.speed")
-                return Text(f"{speed:.2f} {unit}/s", style="progress.data.speed")
-
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  _Rate(), TimeElapsedColumn(), TimeRemainingColumn(),
-                                  console=Console(stderr=True), transient=False)
-        self._task = self._progress.add_task(description, total=total)
-        self._lock = threading.Lock()
-
-    def __enter__(self):
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._progress.stop()
-
-    def advance(self, n: float) -> None:
-        with self._lock:
-            self._progress.advance(self._task, n)
-
-
-class _progress_bar:
-    """Context manager giving a `_Progress` when enabled, else a no-op object."""
-
-    def __init__(self, enabled: bool, description: str, total: float, unit: str):
-        self._bar = _Progress(description, total, unit) if enabled else None
-
-    def __enter__(self):
-        return self._bar.__enter__() if self._bar is not None else _NullProgress()
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-
-def _show_progress(progress) -> bool:
-    if progress is None:
-        return bool(getattr(sys.stderr, "isatty", lambda: False)())
-    return bool(progress)
 
 
 # --------------------------------------------------------------------------- counting
@@ -208,7 +143,7 @@ def cooccurrence_matrix(tokens, offsets, vocab_size: int, window: int = 10, symm
         return stack, dense
 
     stop = threading.Event()  # set on an exception (Ctrl-C) so threads stop at their next call
-    with _progress_bar(_show_progress(progress), "counting", n_tokens, "tokens") as bar:
+    with ProgressBar(progress, n_tokens, "counting", "tokens") as bar:
         if workers == 1:
             results = [count(0, bar)]
         else:
@@ -235,23 +170,6 @@ def cooccurrence_matrix(tokens, offsets, vocab_size: int, window: int = 10, symm
 
 
 # --------------------------------------------------------------------------- model
-def _as_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidInputError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise InvalidInputError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _as_float(name: str, value, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidInputError(f"{name} must be a number, got {value!r}")
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise InvalidInputError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, "
-                                f"got {value!r}")
-    return float(value)
-
-
 class GloVe:
     """GloVe word vectors: co-occurrence counting, then weighted least squares with AdaGrad.
 
@@ -279,17 +197,17 @@ class GloVe:
                  max_vocab_size: int | None = None, x_max: float = 100.0, alpha: float = 0.75,
                  learning_rate: float = 0.05, epochs: int = 25, symmetric: bool = True,
                  workers: int = 2, seed: int = 0, progress: bool | None = None):
-        self.dim = _as_int("dim", dim, 1)
-        self.window = _as_int("window", window, 1)
-        self.min_count = _as_int("min_count", min_count, 1)
-        self.max_vocab_size = None if max_vocab_size is None else _as_int("max_vocab_size", max_vocab_size, 1)
-        self.x_max = _as_float("x_max", x_max)
-        self.alpha = _as_float("alpha", alpha, allow_zero=True)
-        self.learning_rate = _as_float("learning_rate", learning_rate)
-        self.epochs = _as_int("epochs", epochs, 0)
+        self.dim = check_int("dim", dim, 1)
+        self.window = check_int("window", window, 1)
+        self.min_count = check_int("min_count", min_count, 1)
+        self.max_vocab_size = None if max_vocab_size is None else check_int("max_vocab_size", max_vocab_size, 1)
+        self.x_max = check_float("x_max", x_max, strict=True)
+        self.alpha = check_float("alpha", alpha)
+        self.learning_rate = check_float("learning_rate", learning_rate, strict=True)
+        self.epochs = check_int("epochs", epochs, 0)
         self.symmetric = bool(symmetric)
-        self.workers = _as_int("workers", workers, 1)
-        self.seed = _as_int("seed", seed, 0)
+        self.workers = check_int("workers", workers, 1)
+        self.seed = check_int("seed", seed, 0)
         self.progress = progress
         self.words_: list | None = None
         self.counts_: np.ndarray | None = None
@@ -408,7 +326,7 @@ class GloVe:
         stopped (also after `load`, when the co-occurrence matrix was saved)."""
         if self._PW is None or self.cooccurrence_ is None:
             raise InvalidInputError("train() needs a fitted model with its co-occurrence matrix")
-        epochs = self.epochs if epochs is None else _as_int("epochs", epochs, 0)
+        epochs = self.epochs if epochs is None else check_int("epochs", epochs, 0)
         if epochs == 0:
             return self
         self._embeddings = None
@@ -436,7 +354,7 @@ class GloVe:
         stop = threading.Event()  # set on an exception (Ctrl-C) so threads stop after their chunk
         pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
         try:
-            with _progress_bar(_show_progress(self.progress), "training", epochs * nnz, "pairs") as bar:
+            with ProgressBar(self.progress, epochs * nnz, "training", "pairs") as bar:
                 for _ in range(epochs):
                     epoch = self.epochs_trained_
                     began = time.perf_counter()
@@ -498,13 +416,7 @@ class GloVe:
         AdaGrad state, counts, and with `cooccurrence` the CSR matrix, so `train` can go on after
         `load`). Written to a temporary directory first, then renamed over `path`."""
         self._require_fitted()
-        path = Path(path)
-        if path.exists() and not (path.is_dir() and (not any(path.iterdir())
-                                                     or (path / "params.json").is_file())):
-            raise InvalidInputError(f"{path} exists and is not a model directory; not overwriting it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_directory(Path(path), marker="params.json") as tmp:
             meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "params": self.get_params(),
                     "epochs_trained": self.epochs_trained_, "loss_history": self.loss_history_,
                     "vocab_size": len(self.words_), "has_counts": self.counts_ is not None,
@@ -522,16 +434,6 @@ class GloVe:
                 np.save(tmp / "cooccurrence_indptr.npy", m.indptr, allow_pickle=False)
                 np.save(tmp / "cooccurrence_indices.npy", m.indices, allow_pickle=False)
                 np.save(tmp / "cooccurrence_data.npy", m.data, allow_pickle=False)
-            if path.exists():
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, path) -> "GloVe":

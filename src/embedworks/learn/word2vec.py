@@ -17,9 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,7 +25,9 @@ import numpy as np
 
 from ..data.corpus import Corpus, as_corpus
 from ..errors import FormatError, InvalidInputError
+from ..files import atomic_directory
 from . import _sgns
+from .training import ProgressBar, check_int, default_workers, limit_blas_threads
 from .vocab import EncodedCorpus, Vocabulary, _is_id_arrays
 
 logger = logging.getLogger(__name__)
@@ -37,21 +36,6 @@ __all__ = ["Word2Vec"]
 
 #: tokens per kernel call; between calls a thread reports progress and checks for interruption
 PIECE_TOKENS = 200_000
-
-
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _as_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidInputError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise InvalidInputError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 class Word2Vec:
@@ -87,6 +71,8 @@ class Word2Vec:
     `syn1` (output weights), `training_stats` (seconds, words, words/s of the last `train`), and
     `embeddings`, an `Embeddings` of the words with a ``count`` metadata column.
     """
+
+    label = "word2vec"  # names threads, the progress bar and log lines
 
     FORMAT = "embedworks.word2vec"
     FORMAT_VERSION = 1
@@ -127,16 +113,16 @@ class Word2Vec:
 
     # ------------------------------------------------------------------ parameters
     def _validate(self) -> None:
-        self.dim = _as_int("dim", self.dim, 1)
-        self.window = _as_int("window", self.window, 1)
-        self.negative = _as_int("negative", self.negative, 0)
-        self.min_count = _as_int("min_count", self.min_count, 1)
-        self.epochs = _as_int("epochs", self.epochs, 1)
-        self.max_sentence_length = _as_int("max_sentence_length", self.max_sentence_length, 1)
+        self.dim = check_int("dim", self.dim, 1)
+        self.window = check_int("window", self.window, 1)
+        self.negative = check_int("negative", self.negative, 0)
+        self.min_count = check_int("min_count", self.min_count, 1)
+        self.epochs = check_int("epochs", self.epochs, 1)
+        self.max_sentence_length = check_int("max_sentence_length", self.max_sentence_length, 1)
         if self.max_vocab_size is not None:
-            self.max_vocab_size = _as_int("max_vocab_size", self.max_vocab_size, 1)
+            self.max_vocab_size = check_int("max_vocab_size", self.max_vocab_size, 1)
         if self.workers is not None:
-            self.workers = _as_int("workers", self.workers, 1)
+            self.workers = check_int("workers", self.workers, 1)
         if not self.hs and self.negative == 0:
             raise InvalidInputError("nothing to train: set negative > 0 or hs=True (or both)")
         if self.sample is None or not np.isfinite(self.sample) or self.sample < 0:
@@ -265,7 +251,7 @@ class Word2Vec:
         """
         if self.vocab is None:
             raise InvalidInputError("no vocabulary: call fit(corpus), or build_vocab(corpus) before train")
-        epochs = self.epochs if epochs is None else _as_int("epochs", epochs, 1)
+        epochs = self.epochs if epochs is None else check_int("epochs", epochs, 1)
         pending, self._pending = self._pending, None
         if corpus is None:
             if pending is None:
@@ -304,14 +290,33 @@ class Word2Vec:
         syn1 = self.syn1 if self.syn1 is not None else np.zeros((1, d), np.float32)
         return keep, neg_thr, neg_alias, codes, points, lengths, syn1neg, syn1
 
+    def _piece_trainer(self, tokens: np.ndarray):
+        """The kernel call for one piece of a shard: (offsets, p0, span, rng) -> (rng, words, kept).
+
+        Subclasses with other kernels (FastText) override this and inherit the threading.
+        """
+        keep, neg_thr, neg_alias, codes, points, lengths, syn1neg, syn1 = self._tables()
+        syn0 = self.syn0
+        alpha0, min_alpha = self.start_alpha, float(min(self.min_alpha, self.start_alpha))
+        if self.sg:
+            kernel = _sgns.train_sg
+            mode = (self.window, self.negative, self.hs, self.shared_negatives)
+        else:
+            kernel = _sgns.train_cbow
+            mode = (self.window, self.negative, self.hs, self.cbow_mean)
+
+        def train_piece(offsets, p0, span, nr):
+            return kernel(syn0, syn1neg, syn1, tokens, offsets, keep, neg_thr, neg_alias, codes, points,
+                          lengths, *mode, alpha0, min_alpha, p0, span, nr)
+
+        return train_piece
+
     def _run(self, encoded: EncodedCorpus, epochs: int) -> None:
         tokens = np.asarray(encoded.tokens)
         offsets = np.ascontiguousarray(encoded.offsets, dtype=np.int64)
         n_tok = int(offsets[-1])
-        workers = self.workers or _default_workers()
-        keep, neg_thr, neg_alias, codes, points, lengths, syn1neg, syn1 = self._tables()
-        syn0 = self.syn0
-        alpha0, min_alpha = self.start_alpha, float(min(self.min_alpha, self.start_alpha))
+        workers = self.workers or default_workers()
+        train_piece = self._piece_trainer(tokens)
 
         # contiguous shards by token position; a sentence cut by a boundary becomes two
         bounds = np.linspace(0, n_tok, workers + 1).round().astype(np.int64)
@@ -326,13 +331,6 @@ class Word2Vec:
             cuts = np.append(cuts[cuts < len(so) - 1], len(so) - 1)
             shards.append((so, cuts))
         states = [self._seed_state(2, self.train_calls, t) for t in range(len(shards))]
-
-        if self.sg:
-            kernel = _sgns.train_sg
-            mode = (self.window, self.negative, self.hs, self.shared_negatives)
-        else:
-            kernel = _sgns.train_cbow
-            mode = (self.window, self.negative, self.hs, self.cbow_mean)
 
         done = np.zeros(2, dtype=np.int64)  # words, words kept by subsampling
         lock = threading.Lock()
@@ -351,9 +349,7 @@ class Word2Vec:
                             return
                         p0 = (epoch * shard_len + (so[c0] - so[0])) / span_all
                         span = (so[c1] - so[c0]) / span_all
-                        nr, words, kept = kernel(syn0, syn1neg, syn1, tokens, so[c0:c1 + 1], keep, neg_thr, neg_alias,
-                                                 codes, points, lengths, *mode,
-                                                 alpha0, min_alpha, p0, span, nr)
+                        nr, words, kept = train_piece(so[c0:c1 + 1], p0, span, nr)
                         nr = np.uint64(nr)  # numba hands a uint64 back as a Python int
                         with lock:
                             done[0] += words
@@ -363,12 +359,12 @@ class Word2Vec:
                 stop.set()
 
         total = n_tok * epochs
-        logger.info("training %s on %d tokens x %d epochs, %d words, %d workers",
+        logger.info("training %s %s on %d tokens x %d epochs, %d words, %d workers", self.label,
                     "skip-gram" if self.sg else "CBOW", n_tok, epochs, len(self.vocab), len(shards))
-        threads = [threading.Thread(target=work, args=(i,), name=f"word2vec-{i}", daemon=True)
+        threads = [threading.Thread(target=work, args=(i,), name=f"{self.label}-{i}", daemon=True)
                    for i in range(len(shards))]
         start = time.perf_counter()
-        with _limit_blas_threads(), _ProgressBar(self.progress, total, "word2vec") as bar:
+        with limit_blas_threads(), ProgressBar(self.progress, total, self.label, "words") as bar:
             for th in threads:
                 th.start()
             try:
@@ -420,13 +416,7 @@ class Word2Vec:
         if self.vocab is None:
             raise InvalidInputError("nothing to save: the model has no vocabulary yet")
         path = Path(path)
-        if path.exists() and not _is_model_dir(path, self.FORMAT):
-            raise InvalidInputError(f"{path} exists and is not a saved {type(self).__name__}; "
-                                    "refusing to overwrite it")
-        parent = path.parent if str(path.parent) else Path(".")
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
-        try:
+        with atomic_directory(path, marker="params.json") as tmp:
             meta = {"format": self.FORMAT, "format_version": self.FORMAT_VERSION,
                     "params": self.get_params(),
                     "state": {"train_calls": self.train_calls, "epochs_trained": self.epochs_trained,
@@ -440,65 +430,62 @@ class Word2Vec:
                 np.save(tmp / "syn1neg.npy", self.syn1neg)
             if self.syn1 is not None:
                 np.save(tmp / "syn1.npy", self.syn1)
-            old = None
-            if path.exists():
-                old = parent / f".{path.name}.old-{os.getpid()}"
-                os.replace(path, old)
-            os.replace(tmp, path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            for name, array in self._extra_arrays().items():
+                np.save(tmp / f"{name}.npy", array)
         return path
 
     @classmethod
-    def load(cls, path) -> "Word2Vec":
+    def load(cls, path):
         """Load a model written by `save`; `train` then continues where it stopped."""
         path = Path(path)
+        name = cls.__name__
         params_file = path / "params.json"
         if not params_file.is_file():
-            raise FormatError("not a Word2Vec model directory (no params.json)", path)
+            raise FormatError(f"not a {name} model directory (no params.json)", path)
         try:
             meta = json.loads(params_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise FormatError(f"invalid JSON: {e}", params_file) from None
         if meta.get("format") != cls.FORMAT:
-            raise FormatError(f"not a Word2Vec model (format {meta.get('format')!r})", params_file)
+            raise FormatError(f"not a {name} model (format {meta.get('format')!r})", params_file)
         if meta.get("format_version", 0) > cls.FORMAT_VERSION:
             raise FormatError(f"format version {meta.get('format_version')} is newer than this "
                               f"embedworks reads ({cls.FORMAT_VERSION})", params_file)
-        model = cls(**meta["params"])
+        try:
+            model = cls(**meta["params"])
+        except (KeyError, TypeError) as e:
+            raise FormatError(f"bad params: {e}", params_file) from None
         state = meta.get("state", {})
         model.vocab = Vocabulary.load(path, raw_words=state.get("raw_words"))
 
-        def array(name, rows):
-            a = np.load(path / name, allow_pickle=False)
+        def array(file_name, rows):
+            file = path / file_name
+            if not file.is_file():
+                raise FormatError("missing", file)
+            a = np.load(file, allow_pickle=False)
             if a.dtype != np.float32 or a.ndim != 2 or a.shape[1] != model.dim or a.shape[0] != rows:
-                raise FormatError(f"expected float32 ({rows}, {model.dim}), got {a.dtype} {a.shape}",
-                                  path / name)
+                raise FormatError(f"expected float32 ({rows}, {model.dim}), got {a.dtype} {a.shape}", file)
             return np.ascontiguousarray(a)
 
         V = len(model.vocab)
         model.syn0 = array("syn0.npy", V)
         model.syn1neg = array("syn1neg.npy", V) if model.negative else None
         model.syn1 = array("syn1.npy", max(V - 1, 1)) if model.hs else None
+        model._restore_extra(path, array)
         model.train_calls = int(state.get("train_calls", 0))
         model.epochs_trained = int(state.get("epochs_trained", 0))
         model.training_stats = state.get("training_stats", {})
         return model
 
+    def _extra_arrays(self) -> dict:
+        """Arrays beyond syn0/syn1neg/syn1 that `save` writes as NAME.npy (none for Word2Vec)."""
+        return {}
+
+    def _restore_extra(self, path: Path, array) -> None:
+        """Read back what `_extra_arrays` wrote; `array(file, rows)` loads a checked float32 matrix."""
+
 
 # --------------------------------------------------------------------------- helpers
-def _is_model_dir(path: Path, fmt: str) -> bool:
-    """True for a directory holding a params.json of format `fmt` (safe to replace)."""
-    try:
-        meta = json.loads((path / "params.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and meta.get("format") == fmt
-
-
 def _same_corpus(corpus, original, wrapped) -> bool:
     """True when `corpus` is what `build_vocab` just read (the same object or the same files)."""
     if corpus is original or corpus is wrapped:
@@ -516,59 +503,4 @@ def _same_corpus(corpus, original, wrapped) -> bool:
     try:
         return paths is not None and [p.resolve() for p in paths] == [p.resolve() for p in wrapped.paths]
     except OSError:
-        return False
-
-
-class _limit_blas_threads:
-    """Limit BLAS to one thread while training threads run (threadpoolctl when installed)."""
-
-    def __enter__(self):
-        self._ctx = None
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return self
-        self._ctx = threadpool_limits(limits=1)
-        self._ctx.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._ctx is not None:
-            self._ctx.__exit__(*exc)
-        return False
-
-
-class _ProgressBar:
-    """A rich progress bar (words, words/s, ETA) on a terminal; does nothing otherwise."""
-
-    def __init__(self, progress: bool | None, total: int, what: str):
-        self.enabled = progress is True or (progress is None and sys.stderr.isatty())
-        self.total = total
-        self.what = what
-        self._progress = None
-        self._start = time.perf_counter()
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeRemainingColumn)
-
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                                      TimeRemainingColumn(), console=Console(stderr=True),
-                                      transient=False)
-            self._progress.__enter__()
-            self._task = self._progress.add_task(self.what, total=self.total, rate="")
-        return self
-
-    def update(self, done: int) -> None:
-        if self._progress is not None:
-            elapsed = time.perf_counter() - self._start
-            rate = f"{done / elapsed:,.0f} words/s" if elapsed > 0 else ""
-            self._progress.update(self._task, completed=done, rate=rate)
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
         return False
