@@ -119,3 +119,52 @@ def test_train_reports_empty_corpus(tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "empty" in result.output.lower()
     assert not (tmp_path / "x.emb").exists()
+
+
+@pytest.fixture
+def ratings_files(tmp_path):
+    """Two taste groups: users 0-9 love items 0-4, users 10-19 love items 5-9; tab-separated like u.data."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for user in range(20):
+        liked = range(0, 5) if user < 10 else range(5, 10)
+        for item in range(10):
+            if rng.random() < 0.7:
+                rows.append((user, item, 5 if item in liked else 1, 1000 + item))
+    rng.shuffle(rows)
+    train, test = rows[:-20], rows[-20:]
+    paths = []
+    for name, part in (("train.tsv", train), ("test.tsv", test)):
+        path = tmp_path / name
+        path.write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in part))
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("trainer, extra", [
+    ("mf", ["--factors", "4", "--epochs", "30"]),
+    ("als", ["--factors", "4", "--min-value", "4", "--workers", "1"]),
+    ("bpr", ["--factors", "4", "--min-value", "4", "--iterations", "300", "--learning-rate", "0.05",
+             "--workers", "1"]),
+])
+def test_train_recommend_and_evaluate(ratings_files, tmp_path, trainer, extra):
+    train, test = ratings_files
+    model_dir = tmp_path / f"{trainer}-model"
+    result = runner.invoke(app, ["train", trainer, str(train), "-o", str(model_dir), *extra])
+    assert result.exit_code == 0, result.output
+    assert "20 users" in result.output
+    result = runner.invoke(app, ["recommend", str(model_dir), "3", "-n", "3", "--include-seen"])
+    assert result.exit_code == 0, result.output
+    top = [line.split()[3] for line in result.output.splitlines() if line.startswith("│ ") and line.split()[1].isdigit()]
+    assert len(top) == 3 and all(int(item) < 5 for item in top), result.output
+    result = runner.invoke(app, ["eval", "recommend", str(model_dir), str(test), "-k", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"ndcg"' in result.output and ('"rmse"' in result.output) == (trainer == "mf")
+
+
+def test_recommend_unknown_user_is_one_line(ratings_files, tmp_path):
+    train, _ = ratings_files
+    model_dir = tmp_path / "m"
+    assert runner.invoke(app, ["train", "bpr", str(train), "-o", str(model_dir), "--iterations", "2"]).exit_code == 0
+    result = runner.invoke(app, ["recommend", str(model_dir), "999"])
+    assert result.exit_code == 1 and "999" in result.output and "Traceback" not in result.output

@@ -273,3 +273,19 @@ def test_movielens_u1_popularity_baseline():
     pop = np.argsort(-train.item_counts(), kind="stable")
     r = ranking_metrics(lambda u, n: np.tile(pop[:n], (len(u), 1)), train, test.filter(min_value=4), k=10)
     assert r.n_users > 400 and 0.05 < r.precision < 0.5 and 0 < r.coverage < 0.1
+
+
+def test_rating_metrics_scores_unseen_items_with_the_model_baseline():
+    from embedworks.learn import MatrixFactorization
+
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 20, 400), [f"i{k}" for k in rng.integers(0, 15, 400)]
+    train = Interactions.from_arrays(users, items, rng.integers(1, 6, 400).astype(float), duplicates="last")
+    test = Interactions.from_arrays([0, 1], ["i3", "new-item"], [4.0, 2.0], user_ids=train.users,
+                                    item_ids=train.items, extend=True)
+    model = MatrixFactorization(factors=4, epochs=3, seed=0).fit(train)
+    result = rating_metrics(model, test)
+    expected = np.array([model.predict(0, "i3"), model.predict(1, "new-item", unknown="baseline")])
+    assert result["rmse"] == pytest.approx(np.sqrt(np.mean((expected - [4.0, 2.0]) ** 2)))
+    with pytest.raises(UnknownKeyError, match="new-item"):
+        rating_metrics(model, test, unknown="error")

@@ -475,6 +475,10 @@ def test_mf_predict_clips_and_handles_unknowns():
     assert base[0] == pytest.approx(np.clip(model.global_mean + model.item_bias[data.item_index["i1"]], 1, 5))
     assert base[1] == pytest.approx(np.clip(model.global_mean + model.user_bias[0], 1, 5))
     assert model.predict_indices([-1], [-1])[0] == pytest.approx(model.global_mean)
+    # indices past the model (a test set built with extend=True on the training ids) are unknown
+    past = model.predict_indices([0, data.n_users + 3], [data.n_items + 1, 0])
+    np.testing.assert_allclose(past, [np.clip(model.global_mean + model.user_bias[0], 1, 5),
+                                      np.clip(model.global_mean + model.item_bias[0], 1, 5)], rtol=1e-6)
 
 
 def test_mf_svdpp_and_hogwild_run():

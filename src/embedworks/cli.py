@@ -241,6 +241,142 @@ def train_glove(
     _fit_and_save(model, corpus, output, model_dir)
 
 
+RATINGS_HELP = "Interactions file: user, item, value[, timestamp] (CSV/TSV, any separator, .gz; MovieLens u.data and ratings.dat work as they are)."
+
+
+def _read_interactions(path: Path, sep: Optional[str], min_value: Optional[float] = None):
+    from .data import Interactions
+
+    interactions = Interactions.from_csv(path, sep=sep)
+    return interactions if min_value is None else interactions.filter(min_value=min_value)
+
+
+def _fit_recommender(model, ratings: Path, output: Path, sep: Optional[str], min_value: Optional[float] = None):
+    """Fit a recommender on a ratings file, save it as a directory, report the sizes."""
+    import time
+
+    interactions = _read_interactions(ratings, sep, min_value)
+    started = time.perf_counter()
+    model.fit(interactions)
+    seconds = time.perf_counter() - started
+    model.save(output)
+    out.print(f"{interactions.n_users:,} users × {interactions.n_items:,} items, {interactions.nnz:,} "
+              f"interactions, fitted in {seconds:.2f} s → {output}")
+
+
+@train_app.command("mf")
+@friendly_errors
+def train_mf(ratings: Path = typer.Argument(..., help=RATINGS_HELP),
+             output: Path = typer.Option(..., "--output", "-o", help="Model directory to write."),
+             factors: int = typer.Option(100, help="Latent factors."),
+             epochs: int = typer.Option(25, help="SGD passes."),
+             learning_rate: float = typer.Option(0.03, help="Initial SGD step (decays each epoch)."),
+             regularization: float = typer.Option(0.1, help="L2 penalty on factors."),
+             implicit_term: bool = typer.Option(False, "--svdpp", help="Add SVD++'s implicit-feedback term."),
+             seed: int = typer.Option(0, help="Random seed."),
+             sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed).")):
+    """Explicit-rating matrix factorisation: rating ≈ mean + user bias + item bias + user · item."""
+    from .learn import MatrixFactorization
+
+    model = MatrixFactorization(factors=factors, epochs=epochs, learning_rate=learning_rate,
+                                regularization=regularization, implicit_term=implicit_term, seed=seed)
+    _fit_recommender(model, ratings, output, sep)
+
+
+MIN_VALUE_HELP = "Keep only interactions with value ≥ this (e.g. 4 to use ratings ≥ 4 as positives)."
+
+
+@train_app.command("als")
+@friendly_errors
+def train_als(ratings: Path = typer.Argument(..., help=RATINGS_HELP),
+              output: Path = typer.Option(..., "--output", "-o", help="Model directory to write."),
+              factors: int = typer.Option(64, help="Latent factors."),
+              regularization: float = typer.Option(0.05, help="L2 penalty."),
+              alpha: float = typer.Option(1.0, help="Confidence weight: c = 1 + alpha · value."),
+              iterations: int = typer.Option(15, help="Alternating passes."),
+              solver: str = typer.Option("cg", help="cg (conjugate gradient) or cholesky."),
+              min_value: Optional[float] = typer.Option(None, help=MIN_VALUE_HELP),
+              workers: int = typer.Option(2, help="Threads."),
+              seed: int = typer.Option(0, help="Random seed."),
+              sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed).")):
+    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008): clicks, plays, purchases."""
+    from .learn import ALS
+
+    model = ALS(factors=factors, regularization=regularization, alpha=alpha, iterations=iterations,
+                solver=solver, workers=workers, seed=seed)
+    _fit_recommender(model, ratings, output, sep, min_value)
+
+
+@train_app.command("bpr")
+@friendly_errors
+def train_bpr(ratings: Path = typer.Argument(..., help=RATINGS_HELP),
+              output: Path = typer.Option(..., "--output", "-o", help="Model directory to write."),
+              factors: int = typer.Option(64, help="Latent factors."),
+              learning_rate: float = typer.Option(0.01, help="SGD step."),
+              regularization: float = typer.Option(0.01, help="L2 penalty."),
+              iterations: int = typer.Option(100, help="Passes over the positives."),
+              min_value: Optional[float] = typer.Option(None, help=MIN_VALUE_HELP),
+              workers: int = typer.Option(2, help="Threads."),
+              seed: int = typer.Option(0, help="Random seed."),
+              sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed).")):
+    """Bayesian personalised ranking with sampled negatives."""
+    from .learn import BPR
+
+    model = BPR(factors=factors, learning_rate=learning_rate, regularization=regularization,
+                iterations=iterations, workers=workers, seed=seed)
+    _fit_recommender(model, ratings, output, sep, min_value)
+
+
+def _load_recommender(path: Path):
+    from .learn.recommend import Recommender
+
+    return Recommender.load(path)
+
+
+@app.command()
+@friendly_errors
+def recommend(model_dir: Path = typer.Argument(..., help="Model directory from `embedworks train mf|als|bpr`."),
+              user: str = typer.Argument(..., help="User id."),
+              n: int = typer.Option(10, "-n", help="How many items."),
+              include_seen: bool = typer.Option(False, "--include-seen", help="Also recommend items the user already has.")):
+    """Top-N items for USER (score = user · item)."""
+    model = _load_recommender(model_dir)
+    user_key = parse_key(set(model.user_ids), user)
+    pairs = model.recommend(user_key, n=n, filter_seen=not include_seen)
+    print_neighbours(f"top {n} for user {user}", pairs, "score")
+
+
+@eval_app.command("recommend")
+@friendly_errors
+def eval_recommend(model_dir: Path = typer.Argument(..., help="Model directory."),
+                   test: Path = typer.Argument(..., help="Held-out interactions, same layout as the training file."),
+                   k: int = typer.Option(10, "-k", help="Cut-off for the ranking metrics."),
+                   min_value: Optional[float] = typer.Option(None, help="Only test interactions with value ≥ this count as relevant."),
+                   sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed)."),
+                   as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Ranking metrics @k (training items excluded), and RMSE/MAE for rating models."""
+    import json
+
+    from .data import Interactions
+    from .evaluate import ranking_metrics, rating_metrics
+
+    model = _load_recommender(model_dir)
+    held_out = Interactions.from_csv(test, sep=sep, user_ids=model.user_ids, item_ids=model.item_ids, extend=True)
+    train = Interactions.from_sparse(model.train_csr, users=model.user_ids, items=model.item_ids)
+    result = {}
+    if hasattr(model, "predict"):
+        result.update(rating_metrics(model, held_out))
+    relevant = held_out if min_value is None else held_out.filter(min_value=min_value)
+    result.update(ranking_metrics(model, train, relevant, k=k).to_dict())
+    if as_json:
+        out.print(json.dumps(result), highlight=False, soft_wrap=True)
+        return
+    table = Table("metric", "value")
+    for name, value in result.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
+
+
 def _print_result(result, as_json: bool) -> None:
     import json
 

@@ -32,6 +32,8 @@ users evaluated: all with a test item, training items filtered) the definitions 
 
 from __future__ import annotations
 
+import inspect
+
 import logging
 from dataclasses import dataclass, field
 
@@ -60,8 +62,12 @@ def _raw_id_array(ids: list) -> np.ndarray:
     return out
 
 
-def rating_metrics(model_or_predictions, test: Interactions) -> dict:
+def rating_metrics(model_or_predictions, test: Interactions, unknown: str = "baseline") -> dict:
     """RMSE and MAE of predicted values against ``test.values``.
+
+    Test pairs whose user or item the model never saw are scored by the model's fallback
+    (``unknown="baseline"``: global mean plus the known biases, as Surprise does) when its
+    ``predict`` takes an `unknown` argument; ``unknown="error"`` raises on them instead.
 
     `model_or_predictions` is one of:
 
@@ -83,8 +89,9 @@ def rating_metrics(model_or_predictions, test: Interactions) -> dict:
     if isinstance(m, (np.ndarray, list, tuple)):
         preds = m
     elif hasattr(m, "predict"):
+        options = {"unknown": unknown} if "unknown" in inspect.signature(m.predict).parameters else {}
         preds = m.predict(_raw_id_array(test.users)[test.user_ids],
-                          _raw_id_array(test.items)[test.item_ids])
+                          _raw_id_array(test.items)[test.item_ids], **options)
     elif hasattr(m, "predict_indices"):
         preds = m.predict_indices(test.user_ids, test.item_ids)
     elif callable(m):

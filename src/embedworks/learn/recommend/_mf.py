@@ -116,7 +116,7 @@ def sgdpp_epoch(indptr, indices, data, user_order, position_order, P, Q, Y, bu, 
                 P[u, f] = pf + lr * (err * qf - reg * pf)
                 Q[i, f] = qf + lr * (err * (pf + z[f]) - reg * qf)
                 acc[f] += err * qf
-        shrink = np.float32((1.0 - lr * reg) ** n)
+        shrink = np.float32(max(0.0, 1.0 - lr * reg) ** n)
         for pos in range(start, end):
             j = indices[pos]
             for f in range(k):

@@ -26,9 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...errors import InvalidInputError
+from ..training import ProgressBar, check_float, check_int, default_workers, limit_blas_threads
 from . import _als
-from .base import (ProgressBar, Recommender, as_float, as_int, as_training_matrix, balanced_ranges,
-                   check_seed, check_workers, default_workers, limit_blas_threads, run_threads)
+from .base import Recommender, as_training_matrix, balanced_ranges, check_seed, check_workers, run_threads
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +66,14 @@ class ALS(Recommender):
     def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 1.0,
                  iterations: int = 15, solver: str = "cg", cg_steps: int = 3, workers: int | None = 2,
                  seed: int = 0, progress: bool | None = None):
-        self.factors = as_int("factors", factors, 1)
-        self.regularization = as_float("regularization", regularization, 0.0)
-        self.alpha = as_float("alpha", alpha, 0.0)
-        self.iterations = as_int("iterations", iterations, 1)
+        self.factors = check_int("factors", factors, 1)
+        self.regularization = check_float("regularization", regularization, 0.0)
+        self.alpha = check_float("alpha", alpha, 0.0)
+        self.iterations = check_int("iterations", iterations, 1)
         if solver not in SOLVERS:
             raise InvalidInputError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
         self.solver = solver
-        self.cg_steps = as_int("cg_steps", cg_steps, 1)
+        self.cg_steps = check_int("cg_steps", cg_steps, 1)
         self.workers = check_workers(workers)
         self.seed = check_seed(seed)
         self.progress = progress
@@ -102,17 +102,20 @@ class ALS(Recommender):
         Cui = self._scaled(csr)
         Ciu = _canonical_transpose(Cui)
         workers = self.workers or default_workers()
-        user_ranges = balanced_ranges(Cui.indptr, workers)
-        item_ranges = balanced_ranges(Ciu.indptr, workers)
+        # a row costs about k²·(steps + 1) (CG) or k³/6 (Cholesky) against about 4k·(steps + 1)
+        # or k²/2 per interaction: k/4 or k/3 interactions' worth
+        row_cost = k / 4 if self.solver == "cg" else k / 3
+        user_ranges = balanced_ranges(Cui.indptr, workers, row_cost)
+        item_ranges = balanced_ranges(Ciu.indptr, workers, row_cost)
         logger.info("ALS: %d users × %d items, %d interactions, %d factors, %d iterations, %s, %d workers",
                     len(users), len(items), csr.nnz, k, self.iterations, self.solver, workers)
         start = time.perf_counter()
-        with limit_blas_threads(workers > 1), \
-                ProgressBar(self.progress, self.iterations, "ALS", "interactions") as bar:
+        with limit_blas_threads(), \
+                ProgressBar(self.progress, 2 * csr.nnz * self.iterations, "ALS", "interactions") as bar:
             for it in range(self.iterations):
                 self._half_step(Cui, self.user_factors, self.item_factors, user_ranges)
                 self._half_step(Ciu, self.item_factors, self.user_factors, item_ranges)
-                bar.update(it + 1, 2 * csr.nnz * (it + 1))
+                bar.update(2 * csr.nnz * (it + 1))
         seconds = time.perf_counter() - start
         self.training_stats = {"seconds": seconds, "iterations": self.iterations,
                                "interactions": int(csr.nnz), "workers": workers}

@@ -24,12 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from numbers import Integral
 from pathlib import Path
@@ -38,7 +33,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...errors import FormatError, InvalidInputError, UnknownKeyError
+from ...files import atomic_directory
 from ...index.exact import top_k
+from ..training import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -51,30 +48,6 @@ _REGISTRY: dict[str, type] = {}
 
 
 # --------------------------------------------------------------------------- small helpers
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def as_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidInputError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise InvalidInputError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def as_float(name, value, minimum=0.0, strict=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
-        raise InvalidInputError(f"{name} must be a finite number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise InvalidInputError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
-    return float(value)
-
-
 def check_seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
@@ -82,7 +55,7 @@ def check_seed(seed):
 
 
 def check_workers(workers):
-    return None if workers is None else as_int("workers", workers, 1)
+    return None if workers is None else check_int("workers", workers, 1)
 
 
 def _normalize_id(key):
@@ -158,10 +131,14 @@ def run_threads(target, n: int, name: str) -> None:
         raise errors[0]
 
 
-def balanced_ranges(indptr: np.ndarray, parts: int) -> list[tuple[int, int]]:
-    """Split rows 0..n into at most `parts` contiguous ranges of about equal work (nnz + rows)."""
+def balanced_ranges(indptr: np.ndarray, parts: int, row_cost: float = 1.0) -> list[tuple[int, int]]:
+    """Split rows 0..n into at most `parts` contiguous ranges of about equal work.
+
+    The work of a row is its number of entries plus `row_cost` (the fixed cost of a row in units
+    of one entry's cost).
+    """
     n = len(indptr) - 1
-    work = indptr.astype(np.float64) + np.arange(n + 1)
+    work = indptr.astype(np.float64) + row_cost * np.arange(n + 1)
     cuts = np.searchsorted(work, np.linspace(0, work[-1], parts + 1)[1:-1])
     bounds = np.unique(np.concatenate([[0], cuts, [n]]).astype(np.int64))
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
@@ -171,71 +148,6 @@ def seed_state(seed: int, *key: int) -> np.uint64:
     """A non-zero uint64 RNG state from (seed, key...) via SeedSequence (stable across runs)."""
     ss = np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
     return np.uint64(ss.generate_state(1, np.uint64)[0] | np.uint64(1))
-
-
-class limit_blas_threads:
-    """Limit BLAS to one thread while training threads run (threadpoolctl when installed).
-
-    The kernels here do not call BLAS themselves; this only keeps a BLAS call made by another
-    thread meanwhile (or by NumPy between kernel calls) from oversubscribing the cores.
-    """
-
-    def __init__(self, active: bool = True):
-        self.active = active
-
-    def __enter__(self):
-        self._ctx = None
-        if not self.active:
-            return self
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return self
-        self._ctx = threadpool_limits(limits=1)
-        self._ctx.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._ctx is not None:
-            self._ctx.__exit__(*exc)
-        return False
-
-
-class ProgressBar:
-    """A rich progress bar (steps, rate, ETA) on a terminal; does nothing otherwise."""
-
-    def __init__(self, progress: bool | None, total: int, what: str, unit: str):
-        self.enabled = progress is True or (progress is None and sys.stderr.isatty())
-        self.total = total
-        self.what = what
-        self.unit = unit
-        self._progress = None
-        self._start = time.perf_counter()
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeRemainingColumn)
-
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                                      TimeRemainingColumn(), console=Console(stderr=True),
-                                      transient=False)
-            self._progress.__enter__()
-            self._task = self._progress.add_task(self.what, total=self.total, rate="")
-        return self
-
-    def update(self, done: int, work_done: float = 0.0) -> None:
-        if self._progress is not None:
-            elapsed = time.perf_counter() - self._start
-            rate = f"{work_done / elapsed:,.0f} {self.unit}/s" if elapsed > 0 and work_done else ""
-            self._progress.update(self._task, completed=done, rate=rate)
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-        return False
 
 
 # --------------------------------------------------------------------------- the base class
@@ -249,8 +161,6 @@ class Recommender:
 
     FORMAT = "embedworks.recommend"
     FORMAT_VERSION = 1
-    #: what `fit` reports progress in (per second)
-    _UNIT = "interactions"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -352,17 +262,11 @@ class Recommender:
 
     def user_row(self, user) -> int:
         """The dense index of raw user id `user`; `UnknownKeyError` naming it if unseen."""
-        try:
-            return self.user_index[_normalize_id(user)]
-        except (KeyError, InvalidInputError):
-            raise UnknownKeyError(user, self.user_ids, what="user") from None
+        return _lookup(self.user_index, user, self.user_ids, "user")
 
     def item_row(self, item) -> int:
         """The dense index of raw item id `item`; `UnknownKeyError` naming it if unseen."""
-        try:
-            return self.item_index[_normalize_id(item)]
-        except (KeyError, InvalidInputError):
-            raise UnknownKeyError(item, self.item_ids, what="item") from None
+        return _lookup(self.item_index, item, self.item_ids, "item")
 
     def _item_rows(self, items) -> np.ndarray:
         return np.fromiter((self.item_row(i) for i in items), dtype=np.int64)
@@ -406,7 +310,7 @@ class Recommender:
         model's index space). `items` restricts the candidates to those item indices.
         """
         self._check_fitted()
-        n = as_int("n", n, 1)
+        n = check_int("n", n, 1)
         rows = np.asarray(user_indices, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= len(self.user_factors)):
             raise InvalidInputError(f"user indices must be in [0, {len(self.user_factors)}), got "
@@ -478,7 +382,7 @@ class Recommender:
             seen = sp.csr_matrix((np.ones(len(item_rows), np.float32), item_rows.astype(np.int32),
                                   np.array([0, len(item_rows)], np.int64)), shape=(1, self.n_items))
         candidates = None if items is None else np.unique(self._item_rows(items))
-        n = as_int("n", n, 1)
+        n = check_int("n", n, 1)
         idx, val = self._score_top(query, np.zeros(1, np.int64), n, seen, candidates)
         return self._pairs(idx[0], val[0])
 
@@ -494,7 +398,7 @@ class Recommender:
         return self._similar(user, n, self.user_row, self._user_similarity_vectors, "user_sim", self.user_ids)
 
     def _similar(self, key, n, row_of, vectors, cache_key, ids):
-        n = as_int("n", n, 1)
+        n = check_int("n", n, 1)
         batch = _is_batch(key)
         keys = list(key) if batch else [key]
         rows = np.fromiter((row_of(k) for k in keys), dtype=np.int64, count=len(keys))
@@ -593,12 +497,9 @@ class Recommender:
         """
         self._check_fitted()
         path = Path(path)
-        if path.exists() and not _is_model_dir(path):
+        if path.exists() and path.is_dir() and any(path.iterdir()) and not _is_model_dir(path):
             raise InvalidInputError(f"{path} exists and is not a saved recommender model; refusing to overwrite it")
-        parent = path.parent if str(path.parent) else Path(".")
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
-        try:
+        with atomic_directory(path, marker="params.json") as tmp:
             meta = {"format": self.FORMAT, "format_version": self.FORMAT_VERSION,
                     "model": type(self).__name__, "params": self.get_params(),
                     "state": {"n_users": self.n_users, "n_items": self.n_items,
@@ -615,16 +516,6 @@ class Recommender:
             np.save(tmp / "train_indptr.npy", self.train_csr.indptr)
             np.save(tmp / "train_indices.npy", self.train_csr.indices)
             np.save(tmp / "train_data.npy", self.train_csr.data)
-            old = None
-            if path.exists():
-                old = parent / f".{path.name}.old-{os.getpid()}"
-                os.replace(path, old)
-            os.replace(tmp, path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod
@@ -683,6 +574,17 @@ class Recommender:
         model._set_state(state)
         model._invalidate()
         return model
+
+
+def _lookup(index: dict, key, known: list, what: str) -> int:
+    try:
+        key = _normalize_id(key)
+    except InvalidInputError:
+        raise UnknownKeyError(key, None, what=what) from None
+    row = index.get(key)
+    if row is None:
+        raise UnknownKeyError(key, known, what=what)
+    return row
 
 
 def _row(csr: sp.csr_matrix, u: int) -> np.ndarray:

@@ -26,9 +26,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from ...errors import InvalidInputError
+from ..training import ProgressBar, check_float, check_int, default_workers, limit_blas_threads
 from . import _bpr
-from .base import (ProgressBar, Recommender, as_float, as_int, as_training_matrix, check_seed,
-                   check_workers, default_workers, limit_blas_threads, run_threads, seed_state)
+from .base import (Recommender, as_training_matrix, check_seed, check_workers, run_threads,
+                   seed_state)
 
 logger = logging.getLogger(__name__)
 
@@ -62,18 +64,17 @@ class BPR(Recommender):
 
     FORMAT = "embedworks.recommend.bpr"
     FORMAT_VERSION = 1
-    _UNIT = "samples"
 
     def __init__(self, factors: int = 64, learning_rate: float = 0.01, regularization: float = 0.01,
                  iterations: int = 100, workers: int | None = 2, seed: int = 0,
                  fold_in_steps: int = 100, progress: bool | None = None):
-        self.factors = as_int("factors", factors, 1)
-        self.learning_rate = as_float("learning_rate", learning_rate, 0.0, strict=True)
-        self.regularization = as_float("regularization", regularization, 0.0)
-        self.iterations = as_int("iterations", iterations, 1)
+        self.factors = check_int("factors", factors, 1)
+        self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
+        self.regularization = check_float("regularization", regularization, 0.0)
+        self.iterations = check_int("iterations", iterations, 1)
         self.workers = check_workers(workers)
         self.seed = check_seed(seed)
-        self.fold_in_steps = as_int("fold_in_steps", fold_in_steps, 0)
+        self.fold_in_steps = check_int("fold_in_steps", fold_in_steps, 0)
         self.progress = progress
         self._reset_state()
 
@@ -103,8 +104,6 @@ class BPR(Recommender):
         csr, users, items = as_training_matrix(interactions)
         pos = self._positives(csr)
         if pos.nnz == 0:
-            from ...errors import InvalidInputError
-
             raise InvalidInputError("BPR needs positive interactions (values > 0); none found")
         self._reset_state()
         self._set_training(csr, users, items)
@@ -134,11 +133,11 @@ class BPR(Recommender):
         logger.info("BPR: %d users × %d items, %d interactions, %d factors, %d iterations, %d workers",
                     nu, ni, pos.nnz, k, self.iterations, workers)
         start = time.perf_counter()
-        with limit_blas_threads(workers > 1), \
-                ProgressBar(self.progress, self.iterations, "BPR", "samples") as bar:
+        with limit_blas_threads(), \
+                ProgressBar(self.progress, pos.nnz * self.iterations, "BPR", "samples") as bar:
             for it in range(self.iterations):
                 run_threads(work, workers, "bpr")
-                bar.update(it + 1, pos.nnz * (it + 1))
+                bar.update(pos.nnz * (it + 1))
         seconds = time.perf_counter() - start
         correct, skipped = counts.sum(axis=0)
         self.training_stats = {"seconds": seconds, "iterations": self.iterations, "samples": int(pos.nnz),

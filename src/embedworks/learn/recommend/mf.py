@@ -29,12 +29,12 @@ import logging
 import time
 
 import numpy as np
-import scipy.sparse as sp
 
 from ...errors import InvalidInputError
+from ..training import ProgressBar, check_float, check_int, default_workers, limit_blas_threads
 from . import _mf
-from .base import (ProgressBar, Recommender, _is_batch, as_float, as_int, as_training_matrix, check_seed,
-                   check_workers, default_workers, limit_blas_threads, run_threads)
+from .base import (Recommender, _is_batch, as_training_matrix, check_seed, check_workers,
+                   run_threads)
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,6 @@ class MatrixFactorization(Recommender):
 
     FORMAT = "embedworks.recommend.mf"
     FORMAT_VERSION = 1
-    _UNIT = "ratings"
 
     def __init__(self, factors: int = 100, epochs: int = 25, learning_rate: float = 0.03,
                  lr_decay: float = 0.93, regularization: float = 0.1, biased: bool = True,
@@ -84,19 +83,19 @@ class MatrixFactorization(Recommender):
                  bias_learning_rate: float | None = None, bias_regularization: float | None = None,
                  fold_in_regularization: float = 1.0, workers: int | None = 1, seed: int = 0,
                  progress: bool | None = None):
-        self.factors = as_int("factors", factors, 1)
-        self.epochs = as_int("epochs", epochs, 1)
-        self.learning_rate = as_float("learning_rate", learning_rate, 0.0, strict=True)
-        self.lr_decay = as_float("lr_decay", lr_decay, 0.0, strict=True)
-        self.regularization = as_float("regularization", regularization, 0.0)
+        self.factors = check_int("factors", factors, 1)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.learning_rate = check_float("learning_rate", learning_rate, 0.0, strict=True)
+        self.lr_decay = check_float("lr_decay", lr_decay, 0.0, strict=True)
+        self.regularization = check_float("regularization", regularization, 0.0)
         self.biased = bool(biased)
-        self.init_std = as_float("init_std", init_std, 0.0)
+        self.init_std = check_float("init_std", init_std, 0.0)
         self.implicit_term = bool(implicit_term)
         self.bias_learning_rate = None if bias_learning_rate is None else \
-            as_float("bias_learning_rate", bias_learning_rate, 0.0)
+            check_float("bias_learning_rate", bias_learning_rate, 0.0)
         self.bias_regularization = None if bias_regularization is None else \
-            as_float("bias_regularization", bias_regularization, 0.0)
-        self.fold_in_regularization = as_float("fold_in_regularization", fold_in_regularization, 0.0)
+            check_float("bias_regularization", bias_regularization, 0.0)
+        self.fold_in_regularization = check_float("fold_in_regularization", fold_in_regularization, 0.0)
         self.workers = check_workers(workers)
         self.seed = check_seed(seed)
         self.progress = progress
@@ -179,8 +178,8 @@ class MatrixFactorization(Recommender):
                     "%d workers", "SVD++" if self.implicit_term else "SVD", nu, ni, nnz, k, self.epochs, workers)
         history = []
         start = time.perf_counter()
-        with limit_blas_threads(workers > 1), \
-                ProgressBar(self.progress, self.epochs, "MatrixFactorization", "ratings") as bar:
+        with limit_blas_threads(), \
+                ProgressBar(self.progress, nnz * self.epochs, "MatrixFactorization", "ratings") as bar:
             for epoch in range(self.epochs):
                 decay = self.lr_decay ** epoch
                 lr = np.float32(self.learning_rate * decay)
@@ -200,7 +199,7 @@ class MatrixFactorization(Recommender):
                                                lr, reg, lr_b, reg_b, self.biased)
                     run_threads(work, len(shards), "mf")
                 history.append(float(np.sqrt(sse.sum() / nnz)))
-                bar.update(epoch + 1, nnz * (epoch + 1))
+                bar.update(nnz * (epoch + 1))
         seconds = time.perf_counter() - start
         self.user_factors, self.item_factors, self.user_bias, self.item_bias = P, Q, bu, bi
         self.implicit_factors = Y
