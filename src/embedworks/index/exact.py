@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DimensionError, InvalidInputError, UnknownKeyError
+from ._topk import MAX_SCAN_K, merge_block
 
 METRICS = ("cosine", "dot", "euclidean")
 
@@ -118,14 +119,18 @@ def _mask_excluded(scores: np.ndarray, ids: np.ndarray, exclude: list[np.ndarray
 def _merge(best_idx: np.ndarray, best_val: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> None:
     """Fold one block of scores into the running top-k (in place, unordered)."""
     k = best_idx.shape[1]
+    ids = np.asarray(ids, dtype=np.int64)
+    if k <= MAX_SCAN_K:
+        merge_block(scores, ids, best_val, best_idx)
+        return
     if scores.shape[1] > k:
         np.negative(scores, out=scores)  # in place: argpartition finds the k smallest
         part = np.argpartition(scores, k - 1, axis=1)[:, :k]
         cand_val = -np.take_along_axis(scores, part, axis=1)
-        cand_idx = np.asarray(ids)[part]
+        cand_idx = ids[part]
     else:
         cand_val = scores
-        cand_idx = np.broadcast_to(np.asarray(ids), scores.shape)
+        cand_idx = np.broadcast_to(ids, scores.shape)
     all_val = np.concatenate([best_val, cand_val], axis=1)
     all_idx = np.concatenate([best_idx, cand_idx], axis=1)
     keep = np.argpartition(-all_val, k - 1, axis=1)[:, :k]
