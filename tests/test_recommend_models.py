@@ -525,3 +525,17 @@ def test_fit_accepts_a_sparse_matrix_and_rejects_bad_input():
         ALS().recommend(0)
     with pytest.raises(InvalidInputError, match="finite"):
         fitted("als-cg")[0].recommend_for({"i1": float("nan")})
+
+
+def test_a_user_with_no_interactions_gets_the_most_popular_items():
+    counts = np.array([5, 1, 9, 3, 7])  # users who interacted with each of 5 items
+    rows, cols = [], []
+    for item, c in enumerate(counts):
+        rows += list(range(c))
+        cols += [item] * c
+    m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(12, 5))  # users 9-11: nothing
+    model = ALS(factors=3, iterations=3, workers=1, progress=False).fit(m)
+    assert [item for item, _ in model.recommend(10, n=3)] == [2, 4, 0]
+    assert [score for _, score in model.recommend(10, n=2)] == [9.0, 7.0]
+    assert [item for item, _ in model.recommend_for({}, n=2)] == [2, 4]
+    assert [item for item, _ in model.recommend_for({2: 1.0, 4: 0.0}, n=5)][:1] != [2]

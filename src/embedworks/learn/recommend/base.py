@@ -326,20 +326,29 @@ class Recommender:
                                  format="csr")
         if items is not None:
             items = np.unique(np.asarray(items, dtype=np.int64))
-        return self._score_top(self._query_vectors(rows), rows, n, seen, items)
+        history = self.train_csr.getnnz(axis=1)
+        cold = np.array([u >= len(history) or history[u] == 0 for u in rows], dtype=bool)
+        return self._score_top(self._query_vectors(rows), rows, n, seen, items, cold)
 
-    def _score_top(self, queries, rows, n, seen, items):
+    def _score_top(self, queries, rows, n, seen, items, cold):
+        """Top-n by user · item; a `cold` user (no interactions, so no taste to go on) gets the
+        most popular items instead, scored by their number of training interactions."""
         matrix = self._cached_item_vectors()
         out_idx = np.full((len(queries), n), -1, dtype=np.int64)
         out_val = np.full((len(queries), n), np.nan, dtype=np.float32)
         if len(queries) == 0 or (items is not None and len(items) == 0):
             return out_idx, out_val
+        popularity = np.asarray(self.train_csr.getnnz(axis=0), dtype=np.float32)[:, None]
         for b0 in range(0, len(queries), USER_BATCH):
             q = np.asarray(queries[b0:b0 + USER_BATCH], dtype=np.float32)
             exclude = None
             if seen is not None:
                 exclude = [_row(seen, u) for u in rows[b0:b0 + USER_BATCH]]
             idx, val = top_k(q, matrix, n, "dot", rows=items, exclude=exclude)
+            some = np.flatnonzero(cold[b0:b0 + USER_BATCH])
+            if len(some):
+                idx[some], val[some] = top_k(np.ones((len(some), 1)), popularity, n, "dot", rows=items,
+                                             exclude=None if exclude is None else [exclude[c] for c in some])
             out_idx[b0:b0 + len(q)] = idx
             out_val[b0:b0 + len(q)] = val
         return out_idx, out_val
@@ -350,7 +359,8 @@ class Recommender:
         `user` is a raw user id, or a list / array of them (then a list of such lists comes
         back). `filter_seen` leaves out the items the user interacted with in training; `items`
         restricts the candidates to those raw item ids. With `n` larger than the candidates, all
-        of them come back. Unknown users or items raise `UnknownKeyError`.
+        of them come back. Unknown users or items raise `UnknownKeyError`. A user with no
+        training interactions gets the most popular items, scored by their interaction count.
         """
         self._check_fitted()
         batch = _is_batch(user)
@@ -383,7 +393,8 @@ class Recommender:
                                   np.array([0, len(item_rows)], np.int64)), shape=(1, self.n_items))
         candidates = None if items is None else np.unique(self._item_rows(items))
         n = check_int("n", n, 1)
-        idx, val = self._score_top(query, np.zeros(1, np.int64), n, seen, candidates)
+        idx, val = self._score_top(query, np.zeros(1, np.int64), n, seen, candidates,
+                                   cold=np.array([len(item_rows) == 0]))
         return self._pairs(idx[0], val[0])
 
     # ------------------------------------------------------------------ similarity
