@@ -50,8 +50,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._sgns import (MAX_EXP, _alpha_at, _subsample, draw_negatives, lcg, sg_neg_shared_step,
-                    sg_pair_step, sigmoid)
+from ._sgns import (_alpha_at, _subsample, draw_negatives, hs_output, lcg, neg_output,
+                    sg_neg_shared_step, sg_pair_step)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True)
 
@@ -494,36 +494,9 @@ def train_cbow(syn0, ngrams, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr,
                 for t in range(d):
                     neu1[t] *= inv
             if hs:
-                code = codes[word]
-                point = points[word]
-                for p in range(code_lens[word]):
-                    row = point[p]
-                    f = np.float32(0.0)
-                    for t in range(d):
-                        f += neu1[t] * syn1[row, t]
-                    if f <= -MAX_EXP or f >= MAX_EXP:
-                        continue
-                    g = (np.float32(1.0) - np.float32(code[p]) - sigmoid(f)) * alpha
-                    for t in range(d):
-                        neu1e[t] += g * syn1[row, t]
-                    for t in range(d):
-                        syn1[row, t] += g * neu1[t]
+                hs_output(neu1, neu1e, syn1, codes[word], points[word], code_lens[word], alpha)
             if use_neg:
-                for k in range(n_neg + 1):
-                    if k == 0:
-                        target = word
-                        label = np.float32(1.0)
-                    else:
-                        target = negs[k - 1]
-                        label = np.float32(0.0)
-                    f = np.float32(0.0)
-                    for t in range(d):
-                        f += neu1[t] * syn1neg[target, t]
-                    g = (label - sigmoid(f)) * alpha
-                    for t in range(d):
-                        neu1e[t] += g * syn1neg[target, t]
-                    for t in range(d):
-                        syn1neg[target, t] += g * neu1[t]
+                neg_output(neu1, neu1e, syn1neg, word, negs, n_neg, alpha)
             if not cbow_mean:
                 for t in range(d):
                     neu1e[t] *= inv

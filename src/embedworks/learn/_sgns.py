@@ -183,6 +183,47 @@ def _max_sentence(offsets):
 
 
 # --------------------------------------------------------------------------- single steps
+@njit(cache=True, nogil=True, inline="always")
+def hs_output(h, err, syn1, code, point, codelen, alpha):
+    """Hierarchical-softmax output step for hidden vector `h` along one Huffman path: updates
+    the syn1 rows of point[:codelen] and adds the gradient for `h` into `err`."""
+    d = h.shape[0]
+    for p in range(codelen):
+        row = point[p]
+        f = np.float32(0.0)
+        for t in range(d):
+            f += h[t] * syn1[row, t]
+        if f <= -MAX_EXP or f >= MAX_EXP:
+            continue
+        g = (np.float32(1.0) - np.float32(code[p]) - sigmoid(f)) * alpha
+        for t in range(d):
+            err[t] += g * syn1[row, t]
+        for t in range(d):
+            syn1[row, t] += g * h[t]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def neg_output(h, err, syn1neg, word, negs, n_neg, alpha):
+    """Negative-sampling output step for hidden vector `h`: `word` as the positive and
+    negs[:n_neg] as noise; updates their syn1neg rows and adds the gradient for `h` into `err`."""
+    d = h.shape[0]
+    for k in range(n_neg + 1):
+        if k == 0:
+            target = word
+            label = np.float32(1.0)
+        else:
+            target = negs[k - 1]
+            label = np.float32(0.0)
+        f = np.float32(0.0)
+        for t in range(d):
+            f += h[t] * syn1neg[target, t]
+        g = (label - sigmoid(f)) * alpha
+        for t in range(d):
+            err[t] += g * syn1neg[target, t]
+        for t in range(d):
+            syn1neg[target, t] += g * h[t]
+
+
 @njit(**_JIT)
 def sg_neg_shared_step(syn0, syn1neg, ctx, n_ctx, word, negs, n_neg, alpha, M, O, G):
     """One skip-gram window with shared negatives: contexts ctx[:n_ctx] predict `word` against
@@ -235,34 +276,9 @@ def sg_pair_step(syn0, syn1neg, syn1, inp, word, negs, n_neg, use_neg,
     for t in range(d):
         neu1e[t] = 0.0
     if hs:
-        for p in range(codelen):
-            row = point[p]
-            f = np.float32(0.0)
-            for t in range(d):
-                f += syn0[inp, t] * syn1[row, t]
-            if f <= -MAX_EXP or f >= MAX_EXP:
-                continue
-            g = (np.float32(1.0) - np.float32(code[p]) - sigmoid(f)) * alpha
-            for t in range(d):
-                neu1e[t] += g * syn1[row, t]
-            for t in range(d):
-                syn1[row, t] += g * syn0[inp, t]
+        hs_output(syn0[inp], neu1e, syn1, code, point, codelen, alpha)
     if use_neg:
-        for k in range(n_neg + 1):
-            if k == 0:
-                target = word
-                label = np.float32(1.0)
-            else:
-                target = negs[k - 1]
-                label = np.float32(0.0)
-            f = np.float32(0.0)
-            for t in range(d):
-                f += syn0[inp, t] * syn1neg[target, t]
-            g = (label - sigmoid(f)) * alpha
-            for t in range(d):
-                neu1e[t] += g * syn1neg[target, t]
-            for t in range(d):
-                syn1neg[target, t] += g * syn0[inp, t]
+        neg_output(syn0[inp], neu1e, syn1neg, word, negs, n_neg, alpha)
     for t in range(d):
         syn0[inp, t] += neu1e[t]
 
@@ -287,34 +303,9 @@ def cbow_step(syn0, syn1neg, syn1, ctx, n_ctx, word, negs, n_neg, use_neg,
         for t in range(d):
             neu1[t] *= inv
     if hs:
-        for p in range(codelen):
-            row = point[p]
-            f = np.float32(0.0)
-            for t in range(d):
-                f += neu1[t] * syn1[row, t]
-            if f <= -MAX_EXP or f >= MAX_EXP:
-                continue
-            g = (np.float32(1.0) - np.float32(code[p]) - sigmoid(f)) * alpha
-            for t in range(d):
-                neu1e[t] += g * syn1[row, t]
-            for t in range(d):
-                syn1[row, t] += g * neu1[t]
+        hs_output(neu1, neu1e, syn1, code, point, codelen, alpha)
     if use_neg:
-        for k in range(n_neg + 1):
-            if k == 0:
-                target = word
-                label = np.float32(1.0)
-            else:
-                target = negs[k - 1]
-                label = np.float32(0.0)
-            f = np.float32(0.0)
-            for t in range(d):
-                f += neu1[t] * syn1neg[target, t]
-            g = (label - sigmoid(f)) * alpha
-            for t in range(d):
-                neu1e[t] += g * syn1neg[target, t]
-            for t in range(d):
-                syn1neg[target, t] += g * neu1[t]
+        neg_output(neu1, neu1e, syn1neg, word, negs, n_neg, alpha)
     if not cbow_mean:
         inv = np.float32(1.0) / np.float32(n_ctx)
         for t in range(d):
