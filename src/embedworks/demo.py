@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 QUERIES = ("king", "war", "music", "church", "german", "philosophy")
-ANALOGIES = (("man", "king", "woman"), ("france", "french", "germany"), ("good", "better", "bad"))
+ANALOGIES = (("france", "french", "germany"), ("he", "his", "she"), ("big", "bigger", "small"),
+             ("one", "two", "three"))
 
 
 def sample_corpus() -> Path:
@@ -26,13 +27,14 @@ def sample_corpus() -> Path:
 def run(output: Path, workers: int = 2, console: Console | None = None) -> dict:
     """Run the tour, writing into `output`; returns the paths written."""
     from .learn import Word2Vec
+    from .space import Embeddings
 
     console = console or Console()
     output.mkdir(parents=True, exist_ok=True)
     corpus = sample_corpus()
-    console.rule("[bold]1. Learn word vectors[/bold] (Word2Vec skip-gram on bundled Wikipedia text)")
+    console.rule("[bold]1. Learn word vectors[/bold] (Word2Vec CBOW on bundled Wikipedia text)")
     started = time.perf_counter()
-    model = Word2Vec(sg=True, dim=100, window=5, negative=5, min_count=5, epochs=5,
+    model = Word2Vec(sg=False, dim=100, window=5, negative=5, min_count=5, epochs=10,
                      workers=workers, seed=0).fit(corpus)
     seconds = time.perf_counter() - started
     emb = model.embeddings
@@ -45,12 +47,14 @@ def run(output: Path, workers: int = 2, console: Console | None = None) -> dict:
     console.print(table)
 
     console.rule("[bold]3. Analogies[/bold] (a is to b as c is to ?)")
+    console.print("[dim]800,000 tokens is little text: only frequent patterns hold at this size.[/dim]")
     for a, b, c in ANALOGIES:
         answers = emb.analogy(positive=[b, c], negative=[a], k=3)
         console.print(f"{a} : {b} :: {c} : " + ", ".join(f"[bold]{k}[/bold] ({s:.2f})" for k, s in answers))
 
     console.rule("[bold]4. Save[/bold]")
-    written = {"native": emb.save(output / "words.emb"), "word2vec": emb.save(output / "words.vec")}
+    plain = Embeddings(emb.keys, emb.vectors, metric=emb.metric)  # .vec holds no metadata columns
+    written = {"native": emb.save(output / "words.emb"), "word2vec": plain.save(output / "words.vec")}
     for name, path in written.items():
         console.print(f"{name:>9}: {path}")
     console.print(f"Try: embedworks similar {written['native']} music -k 5")
