@@ -166,3 +166,34 @@ def test_save_load(tmp_path):
     v.save(tmp_path)
     w = Vocabulary.load(tmp_path)
     assert w.words == v.words and np.array_equal(w.counts, v.counts)
+
+
+@pytest.mark.parametrize("block_tokens", [1, 7, 50, 1 << 20])
+def test_blockwise_compaction_equals_one_pass(block_tokens):
+    from embedworks.learn.vocab import _compacted
+
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(0, 9, 40)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    tokens = rng.integers(-1, 6, int(offsets[-1])).astype(np.int32)
+    remap = np.array([3, -1, 0, 1, -1, 2], dtype=np.int32)
+    expected_tokens, expected_offsets = [], [0]
+    for a, b in zip(offsets[:-1], offsets[1:]):
+        kept = [int(remap[t]) for t in tokens[a:b] if t >= 0 and remap[t] >= 0]
+        if kept:
+            expected_tokens += kept
+            expected_offsets.append(len(expected_tokens))
+    got_tokens, got_offsets = _compacted(tokens.copy(), offsets.copy(), remap, block_tokens=block_tokens)
+    assert got_tokens.tolist() == expected_tokens and got_offsets.tolist() == expected_offsets
+
+
+def test_spilled_corpus_survives_page_release(tmp_path, monkeypatch):
+    import embedworks.learn.vocab as vocab_module
+
+    sentences = [[f"w{(i * 7 + j) % 50}" for j in range(30)] for i in range(400)]
+    in_memory = Vocabulary.build_and_encode(sentences, min_count=1)[1]
+    monkeypatch.setattr(vocab_module, "SPILL_TOKENS", 1000)
+    spilled = Vocabulary.build_and_encode(sentences, min_count=1)[1]
+    assert isinstance(spilled.tokens, np.memmap)
+    np.testing.assert_array_equal(np.asarray(spilled.tokens), in_memory.tokens)
+    np.testing.assert_array_equal(spilled.offsets, in_memory.offsets)

@@ -5,3 +5,5 @@ from .corpus import Corpus, as_corpus, write_corpus
 __all__ = ["Corpus", "as_corpus", "write_corpus"]
 from .interactions import Interactions  # noqa: E402
 __all__ += ["Interactions"]
+from .graph import Graph  # noqa: E402
+__all__ += ["Graph"]

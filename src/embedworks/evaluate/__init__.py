@@ -10,3 +10,10 @@ from .words import AnalogyResult, SectionScore, SimilarityResult, analogy, word_
 __all__ = ["analogy", "word_similarity", "AnalogyResult", "SimilarityResult", "SectionScore"]
 from .recommend import RankingResult, ranking_metrics, rating_metrics  # noqa: E402
 __all__ += ["rating_metrics", "ranking_metrics", "RankingResult"]
+from .graph import (  # noqa: E402
+    CommunityResult, LinkPredictionResult, NodeClassificationResult, NodeLabels, communities,
+    link_prediction, link_prediction_auc, modularity, node_classification, read_labels,
+)
+__all__ += ["node_classification", "link_prediction", "link_prediction_auc", "communities",
+            "modularity", "read_labels", "NodeLabels", "NodeClassificationResult",
+            "LinkPredictionResult", "CommunityResult"]

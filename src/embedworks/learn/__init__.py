@@ -4,3 +4,4 @@ from .word2vec import Word2Vec
 from .glove import GloVe
 from .fasttext import FastText
 from .recommend import ALS, BPR, MatrixFactorization
+from .graph import DeepWalk, Node2Vec

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import mmap
 import os
 import tempfile
 from array import array
@@ -39,24 +40,24 @@ __all__ = ["Vocabulary", "EncodedCorpus", "encode_int_arrays", "alias_table"]
 
 #: tokens per in-memory chunk while encoding
 CHUNK_TOKENS = 1 << 20
-#: encoded corpora larger than this many tokens are spilled to a memory-mapped temporary file
-SPILL_TOKENS = 1 << 27
+#: encoded corpora larger than this many tokens (16 MB) are spilled to a memory-mapped temporary
+#: file, whose pages training releases as it goes (`release_pages`), so RAM holds no copy
+SPILL_TOKENS = 1 << 22
 #: word2vec.c's cumulative-table domain (gensim uses the same)
 CDF_DOMAIN = 2 ** 31 - 1
 
 
 # --------------------------------------------------------------------------- numba helpers
 @njit(cache=True, nogil=True)
-def _compact(tokens, offsets, remap, use_remap):
+def _compact(tokens, offsets, remap, use_remap, s0, s1, start, write, n_sent):
     """Map ids through `remap` (when `use_remap`), drop negative ids and empty sentences, in place.
 
-    `offsets` holds 0 followed by the sentence end positions. Returns (n_tokens, n_sentences).
+    `offsets` holds 0 followed by the sentence end positions. Processes sentences s0..s1-1 and
+    returns the state to resume from, (start, write, n_sent): where the next sentence starts
+    in the input (its offset may already be overwritten), tokens and sentences written so far.
     """
-    write = 0
-    n_sent = 0
-    start = 0
     offsets[0] = 0
-    for s in range(offsets.shape[0] - 1):
+    for s in range(s0, s1):
         end = offsets[s + 1]
         for r in range(start, end):
             v = tokens[r]
@@ -69,7 +70,7 @@ def _compact(tokens, offsets, remap, use_remap):
         if write > offsets[n_sent]:
             n_sent += 1
             offsets[n_sent] = write
-    return write, n_sent
+    return start, write, n_sent
 
 
 @njit(cache=True, nogil=True)
@@ -282,10 +283,35 @@ class _TokenSink:
         return tokens, offsets
 
 
-def _compacted(tokens, offsets, remap=None):
+def _compacted(tokens, offsets, remap=None, block_tokens: int = CHUNK_TOKENS * 4):
+    """`_compact` over blocks of sentences, releasing finished pages of a memory-mapped corpus
+    as it goes, so compaction never holds the whole corpus in resident memory."""
     remap_arr = np.zeros(0, dtype=np.int32) if remap is None else np.ascontiguousarray(remap, np.int32)
-    n_tok, n_sent = _compact(tokens, offsets, remap_arr, remap is not None)
-    return tokens[:n_tok], offsets[:n_sent + 1].copy()
+    n_sentences = offsets.shape[0] - 1
+    bounds = np.searchsorted(offsets[1:], np.arange(block_tokens, int(offsets[-1]) + block_tokens,
+                                                    block_tokens), side="right")
+    start = write = n_sent = s0 = 0
+    for s1 in np.append(bounds, n_sentences):
+        s1 = int(min(max(s1, s0), n_sentences))
+        start, write, n_sent = _compact(tokens, offsets, remap_arr, remap is not None, s0, s1,
+                                        start, write, n_sent)
+        release_pages(tokens, 0, write)
+        s0 = s1
+    release_pages(tokens, 0, len(tokens))
+    return tokens[:write], offsets[:n_sent + 1].copy()
+
+
+def release_pages(tokens: np.ndarray, start: int, end: int) -> None:
+    """Drop the whole pages of a memory-mapped tokens[start:end] from this process's resident
+    memory (they stay in the file and are read back if touched again); no-op for plain arrays."""
+    mapped = getattr(tokens, "_mmap", None)
+    if mapped is None or not hasattr(mapped, "madvise"):
+        return
+    page, size = mmap.PAGESIZE, tokens.itemsize
+    lo = -(-start * size // page) * page
+    hi = min(end * size, len(mapped)) // page * page
+    if hi > lo:
+        mapped.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
 class EncodedCorpus:
@@ -417,6 +443,7 @@ class Vocabulary:
         tokens, offsets = sink.finish()
         words = list(ids)
         counts = _count_ids(tokens, len(words))  # np.bincount would copy the ids to int64
+        release_pages(tokens, 0, len(tokens))
         return words, counts, tokens, offsets
 
     @classmethod

@@ -28,7 +28,7 @@ from ..errors import FormatError, InvalidInputError
 from ..files import atomic_directory
 from . import _sgns
 from .training import ProgressBar, check_int, default_workers, limit_blas_threads
-from .vocab import EncodedCorpus, Vocabulary, _is_id_arrays
+from .vocab import EncodedCorpus, Vocabulary, _is_id_arrays, release_pages
 
 logger = logging.getLogger(__name__)
 
@@ -351,6 +351,7 @@ class Word2Vec:
                         span = (so[c1] - so[c0]) / span_all
                         nr, words, kept = train_piece(so[c0:c1 + 1], p0, span, nr)
                         nr = np.uint64(nr)  # numba hands a uint64 back as a Python int
+                        release_pages(encoded.tokens, so[c0], so[c1])
                         with lock:
                             done[0] += words
                             done[1] += kept
