@@ -202,6 +202,29 @@ def test_node_classification_multilabel_k_known():
     assert result.micro_f1 == pytest.approx(1.0) and result.macro_f1 == pytest.approx(1.0)
 
 
+def test_node_classification_label_on_every_node():
+    # label "all" is on every node (constant column) and "odd" on half: k-known still works
+    n = 40
+    y = np.zeros((n, 2), dtype=np.uint8)
+    y[:, 0] = 1
+    y[1::2, 1] = 1
+    x = np.c_[y[:, 1] * 4.0 - 2.0, np.zeros(n)]
+    result = node_classification(Embeddings(list(range(n)), x), NodeLabels(list(range(n)), y, ["all", "odd"]),
+                                 repeats=2)
+    assert result.micro_f1 == pytest.approx(1.0)
+
+
+def test_missing_scikit_learn(monkeypatch):
+    import sys
+
+    from embedworks.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    emb, lab = planted()
+    with pytest.raises(MissingExtraError, match=r"embedworks\[viz\]"):
+        node_classification(emb, lab)
+
+
 def test_node_classification_bad_ratio():
     emb, lab = planted()
     with pytest.raises(InvalidInputError):
@@ -251,6 +274,12 @@ def test_sample_non_edges():
     assert np.array_equal(pairs, sample_non_edges(g, 100, seed=0))
     with pytest.raises(InvalidInputError):
         sample_non_edges(path_graph4(), 10)
+    # isolated nodes are never drawn
+    lonely = Graph.from_edges(np.array([0, 1, 2]), np.array([1, 2, 0]), nodes=["a", "b", "c", "d", "e"])
+    pairs = sample_non_edges(Graph.from_edges(np.array([0, 1]), np.array([1, 2]), nodes=list("abcde")), 1)
+    assert pairs.tolist() in ([[0, 2]], [[2, 0]])
+    with pytest.raises(InvalidInputError):
+        sample_non_edges(lonely, 1)
 
 
 def adjacency_embed(residual: Graph) -> Embeddings:

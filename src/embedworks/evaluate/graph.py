@@ -337,11 +337,14 @@ def node_classification(emb, labels, train_ratio: float = 0.5, repeats: int = 5,
         scores = np.full((len(test), y.shape[1]), -np.inf)
         always = np.flatnonzero(y_train.all(axis=0))
         scores[:, always] = np.inf
-        if len(present):
+        if len(present) == 1:  # one label to learn: a plain binary classifier
+            model = LogisticRegression(C=C, solver=solver, max_iter=1000)
+            model.fit(x[train], y_train[:, present[0]])
+            scores[:, present[0]] = model.predict_proba(x[test])[:, 1]
+        elif len(present):
             model = OneVsRestClassifier(LogisticRegression(C=C, solver=solver, max_iter=1000))
             model.fit(x[train], y_train[:, present])
-            probs = model.predict_proba(x[test])
-            scores[:, present] = probs.reshape(len(test), len(present))
+            scores[:, present] = model.predict_proba(x[test]).reshape(len(test), len(present))
         predicted = top_k_known(np.nan_to_num(scores, posinf=2.0, neginf=-1.0), y[test])
         a, b = f1_scores(y[test], predicted)
         macro.append(a)
@@ -448,11 +451,17 @@ except ImportError:  # pragma: no cover
 
 
 def sample_non_edges(graph, n: int, seed: int = 0, directed: bool | None = None) -> np.ndarray:
-    """`n` distinct node-index pairs (u ≠ v) that are not edges of `graph`, seeded → (n, 2) array."""
+    """`n` distinct node-index pairs (u ≠ v) that are not edges of `graph`, seeded → (n, 2) array.
+
+    Both nodes are drawn uniformly from the nodes with at least one edge (isolated nodes get no
+    embedding from walk-based trainers, so they are never part of a pair).
+    """
     src, dst, _, is_directed = _undirected_edges(graph)
     directed = is_directed if directed is None else directed
     nn = graph.n_nodes
-    possible = nn * (nn - 1) // (1 if directed else 2) - len(src)
+    candidates = np.flatnonzero(np.bincount(src, minlength=nn) + np.bincount(dst, minlength=nn) > 0)
+    nc = len(candidates)
+    possible = nc * (nc - 1) // (1 if directed else 2) - len(src)
     if n > possible:
         raise InvalidInputError(f"asked for {n} non-edges but the graph has only {possible}")
     existing = np.unique(src * nn + dst if directed else np.minimum(src, dst) * nn + np.maximum(src, dst))
@@ -460,8 +469,8 @@ def sample_non_edges(graph, n: int, seed: int = 0, directed: bool | None = None)
     chosen = np.empty(0, dtype=np.int64)
     while len(chosen) < n:
         batch = max(2 * (n - len(chosen)), 1024)
-        u = rng.integers(0, nn, batch)
-        v = rng.integers(0, nn, batch)
+        u = candidates[rng.integers(0, nc, batch)]
+        v = candidates[rng.integers(0, nc, batch)]
         ok = u != v
         u, v = u[ok], v[ok]
         key = u * nn + v if directed else np.minimum(u, v) * nn + np.maximum(u, v)

@@ -7,12 +7,15 @@ Arrays and scalars only (the Python layer, `embedworks.learn.graph`, validates a
   neighbour drawn with probability proportional to the edge weight: uniform over the CSR row for
   an unweighted graph, otherwise a binary search of a uniform number in the row's running sum of
   weights (`row_cumsum`, one float64 per stored edge).
-* Second-order step (node2vec) without per-edge alias tables, by rejection sampling as
-  node2vec's reference code and PecanPy's SparseOTF mode do: from the current node ``v`` having
-  come from ``t``, propose a neighbour ``x`` by first-order weight and accept it with probability
-  ``a(t, x) / max(1/p, 1, 1/q)`` where ``a = 1/p`` if ``x == t``, ``1`` if ``x`` is a
-  neighbour of ``t`` (binary search in ``t``'s sorted row), ``1/q`` otherwise. Accepted draws
-  follow ``w(v, x) · a(t, x)`` normalised: exactly node2vec's transition probabilities. Memory is
+* Second-order step (node2vec) without per-edge alias tables, by rejection sampling in the
+  spirit of node2vec's reference code and PecanPy's SparseOTF mode (which compute the biases on
+  the fly instead of storing them): from the current node ``v`` having come from ``t``, the
+  return edge ``v → t`` is picked with mass ``w(v, t)/p`` and accepted at once; any other
+  neighbour ``x`` is proposed by first-order weight with mass ``w(v, x) · max(1, 1/q)`` and
+  accepted with probability ``a / max(1, 1/q)``, ``a = 1`` when ``x`` is a neighbour of ``t``
+  (binary search in ``t``'s sorted row) and ``1/q`` otherwise. Accepted draws follow
+  ``w(v, x) · α_pq(t, x)``, exactly node2vec's transition probabilities; treating the return
+  edge apart (KnightKing's "outlier") keeps the acceptance rate high when p is small. Memory is
   the graph plus the walks; no O(sum of degree²) tables.
 * Randomness: each walk has its own splitmix64 stream whose state is derived from
   ``(seed, walk index)`` only, so the walks are identical whatever the number of threads.
@@ -109,8 +112,62 @@ def has_edge(indptr, indices, t, x):
     return False
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _find(indptr, indices, t, x):
+    """Position of `x` in the sorted CSR row of `t`, or -1 (binary search)."""
+    lo = indptr[t]
+    hi = indptr[t + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        y = indices[mid]
+        if y == x:
+            return mid
+        if y < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _second_order(indptr, indices, weights, cumw, weighted, prev, cur, inv_p, inv_q, env, state):
+    """node2vec's step from `cur` having come from `prev`, by rejection: (state, next node).
+
+    The return edge is an "outlier" handled apart (as KnightKing does): it is chosen with mass
+    ``w(cur, prev) / p`` and accepted outright, while any other neighbour x is proposed with mass
+    ``w(cur, x) · env`` (``env = max(1, 1/q)``) and accepted with probability ``a(x) / env``, a
+    being 1 for a neighbour of `prev` and 1/q otherwise. So a small p (a large 1/p) does not
+    lower the acceptance rate of the other neighbours.
+    """
+    s = indptr[cur]
+    e = indptr[cur + 1]
+    if e - s == 1:
+        return state, indices[s]
+    k = _find(indptr, indices, cur, prev)
+    w_back = 0.0
+    if k >= 0:
+        w_back = np.float64(weights[k]) if weighted else 1.0
+    total = cumw[e - 1] if weighted else np.float64(e - s)
+    back_mass = w_back * inv_p
+    mass = back_mass + (total - w_back) * env
+    while True:
+        state, u = _uniform(state)
+        if u * mass < back_mass:
+            return state, indices[k]
+        while True:  # a neighbour other than prev, by edge weight
+            state, x = _first_order(indptr, indices, cumw, weighted, cur, state)
+            if x != prev:
+                break
+        a = 1.0 if has_edge(indptr, indices, prev, x) else inv_q
+        if a >= env:
+            return state, x
+        state, u = _uniform(state)
+        if u * env < a:
+            return state, x
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def random_walks(indptr, indices, cumw, weighted, starts, first_walk, walk_length, p, q, seed,
+def random_walks(indptr, indices, weights, cumw, weighted, starts, first_walk, walk_length, p, q, seed,
                  out, lengths):
     """Fill `out[i, :lengths[i]]` with a walk from `starts[i]` (walk number first_walk + i).
 
@@ -119,7 +176,7 @@ def random_walks(indptr, indices, cumw, weighted, starts, first_walk, walk_lengt
     n_walks = starts.shape[0]
     inv_p = 1.0 / p
     inv_q = 1.0 / q
-    top = max(inv_p, 1.0, inv_q)
+    env = max(1.0, inv_q)
     second = not (p == 1.0 and q == 1.0)
     for i in prange(n_walks):
         state = walk_state(seed, first_walk + i)
@@ -133,19 +190,8 @@ def random_walks(indptr, indices, cumw, weighted, starts, first_walk, walk_lengt
             if not second or prev < 0:
                 state, nxt = _first_order(indptr, indices, cumw, weighted, cur, state)
             else:
-                while True:
-                    state, nxt = _first_order(indptr, indices, cumw, weighted, cur, state)
-                    if nxt == prev:
-                        a = inv_p
-                    elif has_edge(indptr, indices, prev, nxt):
-                        a = 1.0
-                    else:
-                        a = inv_q
-                    if a >= top:
-                        break
-                    state, u = _uniform(state)
-                    if u * top < a:
-                        break
+                state, nxt = _second_order(indptr, indices, weights, cumw, weighted, prev, cur,
+                                           inv_p, inv_q, env, state)
             out[i, length] = nxt
             length += 1
             prev = cur

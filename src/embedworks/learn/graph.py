@@ -97,7 +97,8 @@ def random_walks(graph: Graph, num_walks: int = 10, walk_length: int = 80, p: fl
     out = np.empty((len(starts), walk_length), dtype=np.int32)
     lengths = np.empty(len(starts), dtype=np.int32)
     with _numba_threads(workers or default_workers()):
-        _walks.random_walks(graph.indptr, graph.indices, cumw, weighted, starts, np.int64(r0 * n),
+        w = graph.weights if graph.weights is not None else np.zeros(1, dtype=np.float32)
+        _walks.random_walks(graph.indptr, graph.indices, w, cumw, weighted, starts, np.int64(r0 * n),
                             walk_length, p, q, np.uint64(seed), out, lengths)
     if len(lengths) and lengths.min() == walk_length:
         tokens = out.reshape(-1)

@@ -1,0 +1,280 @@
+"""Graph embeddings, embedworks Node2Vec vs PecanPy 2.x, in the same run, on the same graphs and settings.
+
+    .venv-bench/bin/python benchmarks/graphs.py                          # both graphs, both (p, q)
+    .venv-bench/bin/python benchmarks/graphs.py --graphs cora --only pecanpy --no-links
+
+Graphs (`$EMBEDWORKS_DATA`, default `../shared/data`):
+
+* ``blogcatalog``: `blogcatalog/blogcatalog.mat` — `network` (10,312 nodes, 333,983 undirected
+  edges) and `group` (39 labels, multi-label), as DeepWalk and node2vec;
+* ``cora``: `cora/cora.cites` (2,708 nodes, 5,278 undirected edges) with the 7 classes from the
+  last column of `cora/cora.content.gz` (single-label).
+
+Both libraries read the same tab-separated edge list (written once to `benchmarks/.cache/`
+from the sources above; undirected, unweighted) and use the same settings: dim 128, walk
+length 80, 10 walks per node, window 10, 1 epoch, negative 5, skip-gram, 2 workers, seed 0;
+p = q = 1 and p = 0.25, q = 4. PecanPy walks with its mode for the graph (``SparseOTF`` for
+BlogCatalog, as PecanPy's own mode check recommends for it; ``PreComp`` — precomputed alias
+tables, fastest on small graphs — for Cora; override with ``--pecanpy-mode cora=SparseOTF``)
+and trains as its ``embed()`` does: gensim ``Word2Vec(walks, vector_size=128, window=10, sg=1,
+min_count=0, hs=0, negative=5, workers=2, epochs=1, seed=0)``.
+
+Each (library, graph, p, q) runs in its own fresh process. Reported: graph load seconds, walk
+seconds, train seconds (walk + train = fit), peak RSS right after training (before evaluating),
+Macro/Micro-F1 at 50 % training labels (one-vs-rest logistic regression, liblinear, 5 seeded
+splits, DeepWalk's "k known" prediction; `embedworks.evaluate.node_classification` on both
+libraries' vectors) and link-prediction ROC-AUC (node2vec §4.4: half the edges removed while
+every node keeps an edge, as many non-edges, embeddings retrained on the residual graph with the
+same settings, logistic regression on Hadamard features of a seeded half of the pairs, AUC on
+the other half; `embedworks.evaluate.link_prediction`, identical split for both libraries).
+
+PecanPy (BSD-3-Clause) and gensim (LGPL-2.1) are benchmark-only; see benchmarks/requirements.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+GRAPHS = ("blogcatalog", "cora")
+IMPLS = ("pecanpy", "embedworks")
+PQ = ((1.0, 1.0), (0.25, 4.0))
+SETTINGS = {"dim": 128, "walk_length": 80, "num_walks": 10, "window": 10, "epochs": 1, "negative": 5,
+            "workers": 2, "seed": 0}
+PECANPY_MODE = {"blogcatalog": "SparseOTF", "cora": "PreComp"}
+TRAIN_RATIO = 0.5
+SPLITS = 5
+
+HEADER = ["graph", "p, q", "library", "walk s", "train s", "fit s", "fit ours/peer", "peak RSS MB",
+          "Macro-F1", "Micro-F1", "AUC (Hadamard)"]
+
+
+# ---------------------------------------------------------------------------------- data
+def edge_file(graph: str) -> str:
+    """The graph as `src<TAB>dst` lines (raw ids, each undirected edge once), cached."""
+    out = common.cache_dir() / f"{graph}.edg"
+    if out.exists():
+        return str(out)
+    import numpy as np
+
+    from embedworks.data.graph import Graph
+
+    if graph == "blogcatalog":
+        g = Graph.from_mat(common.data_file("blogcatalog", "blogcatalog.mat"), variable="network")
+    else:
+        g = Graph.from_edgelist(common.data_file("cora", "cora.cites"))
+    src, dst, _ = g.edges()
+    nodes = np.asarray(g.nodes)
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for a, b in zip(nodes[src].tolist(), nodes[dst].tolist()):
+            handle.write(f"{a}\t{b}\n")
+    os.replace(tmp, out)
+    return str(out)
+
+
+def labels_of(graph: str):
+    from embedworks.evaluate import read_labels
+
+    if graph == "blogcatalog":  # rows of `group` are node ids 0 … n-1, as the edge file's ids
+        return read_labels(common.data_file("blogcatalog", "blogcatalog.mat"), variable="group")
+    return read_labels(common.data_file("cora", "cora.content.gz"))
+
+
+# ---------------------------------------------------------------------------------- trainers
+def _patch_numpy_for_nptyping() -> None:
+    """NOTES.md: PecanPy imports nptyping, which uses aliases NumPy 2 removed."""
+    import numpy as np
+
+    aliases = {"bool8": np.bool_, "object0": np.object_, "int0": np.intp, "uint0": np.uintp,
+               "float_": np.float64, "complex_": np.complex128, "string_": np.bytes_,
+               "unicode_": np.str_, "void0": np.void, "bytes0": np.bytes_, "str0": np.str_,
+               "longfloat": np.longdouble, "singlecomplex": np.complex64, "cfloat": np.complex128,
+               "clongfloat": np.clongdouble, "longcomplex": np.clongdouble}
+    for name, value in aliases.items():
+        if name not in np.__dict__:
+            setattr(np, name, value)
+
+
+def train_ours(edg: str, p: float, q: float):
+    """→ (Embeddings, facts) for our Node2Vec on the edge file."""
+    from embedworks.data.graph import Graph
+
+    with common.Timer() as load:
+        graph = Graph.from_edgelist(edg, weighted=False)
+    return train_ours_graph(graph, p, q, load.seconds)
+
+
+def train_ours_graph(graph, p: float, q: float, load_seconds: float = 0.0):
+    from embedworks.learn import Node2Vec
+
+    s = SETTINGS
+    model = Node2Vec(dim=s["dim"], walk_length=s["walk_length"], num_walks=s["num_walks"],
+                     window=s["window"], p=p, q=q, negative=s["negative"], epochs=s["epochs"],
+                     workers=s["workers"], seed=s["seed"])
+    with common.Timer() as fit:
+        model.fit(graph)
+    return model.embeddings, {"load_seconds": load_seconds, "walk_seconds": model.walk_stats["seconds"],
+                              "train_seconds": model.training_stats["seconds"], "fit_seconds": fit.seconds}
+
+
+def train_pecanpy(edg: str, p: float, q: float, mode: str, graph=None):
+    """→ (Embeddings keyed like the edge file's ids, facts). `graph`: an embedworks Graph to
+    hand over instead of the file (link prediction's residual graph), via a temp edge file."""
+    _patch_numpy_for_nptyping()
+    import numpy as np
+    from gensim.models import Word2Vec
+    from pecanpy import pecanpy as pp
+
+    from embedworks.space import Embeddings
+
+    s = SETTINGS
+    if graph is not None:  # write the residual graph in the same layout
+        import tempfile
+
+        src, dst, _ = graph.edges()
+        nodes = np.asarray(graph.nodes)
+        handle = tempfile.NamedTemporaryFile("w", suffix=".edg", delete=False)
+        with handle:
+            for a, b in zip(nodes[src].tolist(), nodes[dst].tolist()):
+                handle.write(f"{a}\t{b}\n")
+        edg = handle.name
+    with common.Timer() as load:
+        g = getattr(pp, mode)(p=p, q=q, workers=s["workers"], verbose=False, random_state=s["seed"])
+        g.read_edg(edg, weighted=False, directed=False)
+    if graph is not None:
+        os.unlink(edg)
+    with common.Timer() as walk:
+        walks = g.simulate_walks(num_walks=s["num_walks"], walk_length=s["walk_length"])
+    with common.Timer() as train:
+        w2v = Word2Vec(walks, vector_size=s["dim"], window=s["window"], sg=1, hs=0,
+                       negative=s["negative"], min_count=0, workers=s["workers"], epochs=s["epochs"],
+                       seed=s["seed"])
+    vectors = w2v.wv[g.nodes]
+    keys = [int(n) if n.lstrip("-").isdigit() else n for n in g.nodes]
+    return Embeddings(keys, vectors), {"load_seconds": load.seconds, "walk_seconds": walk.seconds,
+                                       "train_seconds": train.seconds,
+                                       "fit_seconds": walk.seconds + train.seconds, "mode": mode}
+
+
+def run_one(impl: str, graph_name: str, p: float, q: float, mode: str, links: bool) -> dict:
+    """One child: train, record peak RSS, then evaluate (classification, link prediction)."""
+    from embedworks.data.graph import Graph
+    from embedworks.evaluate import link_prediction, node_classification
+
+    edg = edge_file(graph_name)
+    if impl == "embedworks":
+        emb, facts = train_ours(edg, p, q)
+    else:
+        emb, facts = train_pecanpy(edg, p, q, mode)
+    facts["peak_rss_mb"] = common.peak_rss_mb()
+    labels = labels_of(graph_name)
+    with common.Timer() as t:
+        nc = node_classification(emb, labels, train_ratio=TRAIN_RATIO, repeats=SPLITS, seed=0)
+    result = {"impl": impl, "graph": graph_name, "p": p, "q": q, **facts,
+              "n_nodes": len(emb), "macro_f1": nc.macro_f1, "micro_f1": nc.micro_f1,
+              "macro_f1_std": nc.macro_f1_std, "micro_f1_std": nc.micro_f1_std,
+              "labelled_nodes": nc.n_nodes, "n_labels": nc.n_labels, "classify_seconds": t.seconds}
+    if links:
+        graph = Graph.from_edgelist(edg, weighted=False)
+        if impl == "embedworks":
+            def embed(residual):
+                return train_ours_graph(residual, p, q)[0]
+        else:
+            def embed(residual):
+                return train_pecanpy(edg, p, q, mode, graph=residual)[0]
+        with common.Timer() as t:
+            lp = link_prediction(graph, embed, fraction=0.5, seed=0)
+        result.update({f"auc_{k}": v for k, v in lp.auc.items()})
+        result.update({"auc_dot": lp.dot_auc, "lp_removed": lp.n_removed, "lp_edges": lp.n_edges,
+                       "link_seconds": t.seconds})
+    return result
+
+
+# ---------------------------------------------------------------------------------- output
+def _get(d, key):
+    return (d or {}).get(key, math.nan)
+
+
+def row(graph: str, p: float, q: float, impl: str, res: dict | None, peer: dict | None) -> list[str]:
+    label = impl if impl == "embedworks" else f"PecanPy {_get(res, 'mode')}"
+    fit_ratio = common.ratio(_get(res, "fit_seconds"), _get(peer, "fit_seconds")) if impl == "embedworks" else math.nan
+    return [graph, f"{p:g}, {q:g}", label, common.fmt(_get(res, "walk_seconds"), ".2f"),
+            common.fmt(_get(res, "train_seconds"), ".2f"), common.fmt(_get(res, "fit_seconds"), ".2f"),
+            common.fmt(fit_ratio, ".2f", "×"), common.fmt(_get(res, "peak_rss_mb"), ".0f"),
+            common.fmt(_get(res, "macro_f1"), ".4f"), common.fmt(_get(res, "micro_f1"), ".4f"),
+            common.fmt(_get(res, "auc_hadamard"), ".4f")]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--graphs", default=",".join(GRAPHS), help=f"comma-separated subset of {','.join(GRAPHS)}")
+    parser.add_argument("--only", default=",".join(IMPLS), help=f"comma-separated subset of {','.join(IMPLS)}")
+    parser.add_argument("--pq", default="1,1;0.25,4", help="';'-separated 'p,q' pairs (default 1,1;0.25,4)")
+    parser.add_argument("--pecanpy-mode", action="append", default=[], metavar="GRAPH=MODE",
+                        help="PecanPy mode for a graph (default blogcatalog=SparseOTF, cora=PreComp)")
+    parser.add_argument("--no-links", action="store_true", help="skip link prediction (it trains twice)")
+    parser.add_argument("--json", metavar="OUT.jsonl", help="append one JSON line per result here")
+    args = parser.parse_args(argv)
+    graphs = [g.strip() for g in args.graphs.split(",") if g.strip()]
+    impls = [i.strip() for i in args.only.split(",") if i.strip()]
+    bad = sorted(set(graphs) - set(GRAPHS)) + sorted(set(impls) - set(IMPLS))
+    if bad:
+        parser.error(f"unknown graphs or libraries: {bad}")
+    pqs = [tuple(float(x) for x in pair.split(",")) for pair in args.pq.split(";") if pair.strip()]
+    modes = dict(PECANPY_MODE)
+    for item in args.pecanpy_mode:
+        name, _, mode = item.partition("=")
+        modes[name] = mode
+
+    common.limit_blas_threads(1)
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(SETTINGS["workers"]))
+    facts = {"machine": common.machine(),
+             **common.versions("embedworks", "pecanpy", "gensim", "scikit-learn", "numpy", "numba")}
+    print(f"# {common.command_line()}\n# data: {common.data_dir()}; "
+          f"{facts['machine']['cpu']}, {facts['machine']['cores']} cores", file=sys.stderr)
+    for g in graphs:
+        edge_file(g)
+
+    rows = []
+    for g in graphs:
+        for p, q in pqs:
+            results = {}
+            for impl in IMPLS:  # the peer first, then ours, back to back
+                if impl not in impls:
+                    continue
+                print(f"# {g} p={p:g} q={q:g}: {impl} ...", file=sys.stderr, flush=True)
+                try:
+                    res = common.run_isolated(run_one, impl, g, p, q, modes[g], not args.no_links)
+                except common.ChildError as exc:
+                    print(f"# {impl} failed:\n{exc}", file=sys.stderr)
+                    res = {"impl": impl, "graph": g, "p": p, "q": q,
+                           "error": str(exc).strip().splitlines()[-1]}
+                common.emit_json({"bench": "graphs", **res, **facts, "settings": SETTINGS}, args.json)
+                results[impl] = None if "error" in res else res
+            for impl in IMPLS:
+                if impl in impls:
+                    rows.append(row(g, p, q, impl, results.get(impl), results.get("pecanpy")))
+                    print(common.markdown_row(rows[-1]), flush=True)
+    m = facts["machine"]
+    print()
+    print(f"Command: `{common.command_line()}`  ")
+    print(f"{m['cpu']} ({m['cores']} cores); embedworks {facts['embedworks']}, PecanPy {facts['pecanpy']}, "
+          f"gensim {facts['gensim']}, scikit-learn {facts['scikit-learn']}, numpy {facts['numpy']}, "
+          f"numba {facts['numba']}. Settings: dim 128, walk length 80, 10 walks/node, window 10, "
+          f"1 epoch, negative 5, 2 workers, seed 0. F1: {SPLITS} seeded splits at "
+          f"{TRAIN_RATIO:.0%} training labels; AUC: node2vec-style link prediction (Hadamard).\n")
+    print(common.markdown_table(HEADER, rows, align="lll" + "r" * (len(HEADER) - 3)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
