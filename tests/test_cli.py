@@ -168,3 +168,55 @@ def test_recommend_unknown_user_is_one_line(ratings_files, tmp_path):
     assert runner.invoke(app, ["train", "bpr", str(train), "-o", str(model_dir), "--iterations", "2"]).exit_code == 0
     result = runner.invoke(app, ["recommend", str(model_dir), "999"])
     assert result.exit_code == 1 and "999" in result.output and "Traceback" not in result.output
+
+
+@pytest.fixture
+def two_communities(tmp_path):
+    """Two dense groups of 15 nodes joined by two edges; labels say which group."""
+    rng = np.random.default_rng(3)
+    edges = set()
+    for group in (range(0, 15), range(15, 30)):
+        nodes = list(group)
+        for a in nodes:
+            for b in rng.choice(nodes, 6, replace=False):
+                if a != b:
+                    edges.add((min(a, int(b)), max(a, int(b))))
+    edges |= {(0, 15), (7, 22)}
+    edge_file, label_file = tmp_path / "edges.txt", tmp_path / "labels.txt"
+    edge_file.write_text("# planted\n" + "".join(f"n{a} n{b}\n" for a, b in sorted(edges)))
+    label_file.write_text("".join(f"n{v} {'left' if v < 15 else 'right'}\n" for v in range(30)))
+    return edge_file, label_file
+
+
+@pytest.mark.parametrize("trainer, extra", [("deepwalk", []), ("node2vec", ["--p", "0.5", "--q", "2"])])
+def test_train_graph_and_classify_nodes(two_communities, tmp_path, trainer, extra):
+    edges, labels = two_communities
+    out = tmp_path / "nodes.emb"
+    result = runner.invoke(app, ["train", trainer, str(edges), "-o", str(out), "--dim", "16", "--walk-length", "20",
+                                 "--num-walks", "10", "--window", "5", "--workers", "1", "--quiet", *extra])
+    assert result.exit_code == 0, result.output
+    assert "30 nodes" in result.output and len(load(out)) == 30
+    result = runner.invoke(app, ["eval", "nodes", str(out), str(labels), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+    scores = json.loads(result.output)
+    assert scores["micro_f1"] > 0.9, scores
+
+
+def test_eval_links_reports_auc(two_communities):
+    edges, _ = two_communities
+    result = runner.invoke(app, ["eval", "links", str(edges), "--dim", "16", "--walk-length", "20", "--num-walks", "5",
+                                 "--window", "5", "--workers", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "hadamard" in result.output
+
+
+def test_eval_nodes_unknown_label_nodes_is_one_line(two_communities, tmp_path):
+    edges, labels = two_communities
+    out = tmp_path / "nodes.emb"
+    assert runner.invoke(app, ["train", "deepwalk", str(edges), "-o", str(out), "--dim", "8", "--walk-length", "10",
+                               "--num-walks", "2", "--workers", "1", "--quiet"]).exit_code == 0
+    bad = tmp_path / "bad-labels.txt"
+    bad.write_text(labels.read_text() + "ghost left\n")
+    result = runner.invoke(app, ["eval", "nodes", str(out), str(bad)])
+    assert result.exit_code == 1 and "ghost" in result.output and "Traceback" not in result.output

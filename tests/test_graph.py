@@ -108,3 +108,21 @@ def test_bad_input(tmp_path):
         Graph.from_scipy(sp.csr_matrix((3, 3)))
     with pytest.raises(InvalidInputError, match="finite"):
         Graph.from_edges([0], [1], [-1.0], [0, 1])
+
+
+def test_edges_roundtrip():
+    rng = np.random.default_rng(2)
+    s, t, w = rng.integers(0, 15, 60), rng.integers(0, 15, 60), rng.random(60) + 0.1
+    for directed in (False, True):
+        g = Graph.from_edges(s, t, w, list(range(15)), directed=directed)
+        h = Graph.from_edges(*g.edges(), g.nodes, directed)
+        assert np.array_equal(g.indptr, h.indptr) and np.array_equal(g.indices, h.indices)
+        assert np.allclose(g.weights, h.weights) and h.report["duplicates"] == 0
+        A = np.zeros((15, 15))  # dense reference: self-loops dropped, duplicates summed
+        for a, b, x in zip(s, t, w):
+            if a != b:
+                i, j = (a, b) if directed else (min(a, b), max(a, b))
+                A[i, j] += x
+        if not directed:
+            A = A + A.T
+        assert np.allclose(g.to_scipy().toarray(), A, atol=1e-5)

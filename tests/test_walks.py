@@ -169,3 +169,30 @@ def test_bad_parameters():
         Node2Vec().fit([[0, 1]])
     with pytest.raises(InvalidInputError):
         random_walks(g, p=0.0)
+
+
+def test_fit_deterministic_with_one_worker():
+    g, n = planted(n=10)
+    kw = dict(dim=8, walk_length=10, num_walks=3, window=3, p=0.5, q=2.0, workers=1, seed=4, progress=False)
+    a = Node2Vec(**kw).fit(g).embeddings.vectors
+    b = Node2Vec(**kw).fit(g).embeddings.vectors
+    c = Node2Vec(**{**kw, "seed": 5}).fit(g).embeddings.vectors
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("p,q", [(0.25, 4.0), (4.0, 0.25)])
+def test_second_order_directed_without_return_edge(p, q):
+    # 0 -> 1; from 1 (having come from 0): 2 is also a successor of 0, 3 and 4 are not, and 1 -> 0
+    # does not exist, so the return bias never applies
+    s = [0, 0, 1, 1, 1, 2, 3, 4]
+    t = [1, 2, 2, 3, 4, 0, 0, 0]
+    w = [1.0, 1.0, 2.0, 1.0, 3.0, 1.0, 1.0, 1.0]
+    g = Graph.from_edges(np.array(s), np.array(t), np.array(w), list(range(5)), directed=True)
+    counts = triples(random_walks(g, num_walks=400, walk_length=30, p=p, q=q, seed=11), 0, 1)
+    xs = [2, 3, 4]
+    prob = np.array([2.0, 1.0 / q, 3.0 / q])
+    prob /= prob.sum()
+    obs = np.array([counts.get(x, 0) for x in xs], float)
+    n = obs.sum()
+    assert set(counts) <= set(xs) and n > 2000
+    assert ((obs - n * prob) ** 2 / (n * prob)).sum() < 13.8  # chi-square, 2 dof, p = 0.001

@@ -355,8 +355,6 @@ def eval_recommend(model_dir: Path = typer.Argument(..., help="Model directory."
                    sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed)."),
                    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Ranking metrics @k (training items excluded), and RMSE/MAE for rating models."""
-    import json
-
     from .data import Interactions
     from .evaluate import ranking_metrics, rating_metrics
 
@@ -368,11 +366,136 @@ def eval_recommend(model_dir: Path = typer.Argument(..., help="Model directory."
         result.update(rating_metrics(model, held_out))
     relevant = held_out if min_value is None else held_out.filter(min_value=min_value)
     result.update(ranking_metrics(model, train, relevant, k=k).to_dict())
+    _print_mapping(result, as_json)
+
+
+GRAPH_HELP = "Edge list (source target [weight] per line; CSV/TSV/space, .gz) or a .mat adjacency matrix."
+
+
+def _read_graph(path: Path, directed: bool, weighted: Optional[bool]):
+    from .data import Graph
+
+    if path.suffix == ".mat":
+        return Graph.from_mat(path, directed=directed or None, weighted=weighted)
+    return Graph.from_edgelist(path, weighted=weighted, directed=directed)
+
+
+def _walk_trainer(kind: str, dim, walk_length, num_walks, window, p, q, epochs, workers, seed, quiet):
+    from .learn import DeepWalk, Node2Vec
+
+    common = dict(dim=dim, walk_length=walk_length, num_walks=num_walks, window=window, epochs=epochs,
+                  workers=workers, seed=seed, progress=False if quiet else None)
+    return Node2Vec(p=p, q=q, **common) if kind == "node2vec" else DeepWalk(**common)
+
+
+def _train_on_graph(kind: str, edges: Path, output: Path, model_dir: Optional[Path], directed: bool,
+                    weighted: Optional[bool], **params) -> None:
+    import time
+
+    graph = _read_graph(edges, directed, weighted)
+    model = _walk_trainer(kind, **params)
+    started = time.perf_counter()
+    model.fit(graph)
+    emb = model.embeddings
+    written = emb.save(output)
+    out.print(f"{graph.n_nodes:,} nodes, {graph.n_edges:,} edges → {len(emb):,} vectors × {emb.dim} "
+              f"in {time.perf_counter() - started:.1f} s → {written}")
+    if model_dir is not None:
+        model.save(model_dir)
+
+
+@train_app.command("node2vec")
+@friendly_errors
+def train_node2vec(edges: Path = typer.Argument(..., help=GRAPH_HELP),
+                   output: Path = typer.Option(..., "--output", "-o", help=OUT_HELP),
+                   model_dir: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
+                   p: float = typer.Option(1.0, "--p", help="Return parameter (low: walks stay local)."),
+                   q: float = typer.Option(1.0, "--q", help="In-out parameter (low: walks explore outward)."),
+                   dim: int = typer.Option(128, help="Vector size."),
+                   walk_length: int = typer.Option(80, help="Nodes per walk."),
+                   num_walks: int = typer.Option(10, help="Walks started from every node."),
+                   window: int = typer.Option(10, help="Skip-gram window."),
+                   epochs: int = typer.Option(1, help="Passes over the walks."),
+                   directed: bool = typer.Option(False, "--directed", help="Edges go one way."),
+                   weighted: Optional[bool] = typer.Option(None, "--weighted/--unweighted", help="Third column is a weight (default: detected)."),
+                   workers: int = typer.Option(2, help="Threads."),
+                   seed: int = typer.Option(0, help="Random seed."),
+                   quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
+    """Train node2vec (biased second-order random walks + skip-gram) on a graph."""
+    _train_on_graph("node2vec", edges, output, model_dir, directed, weighted, dim=dim, walk_length=walk_length,
+                    num_walks=num_walks, window=window, p=p, q=q, epochs=epochs, workers=workers, seed=seed,
+                    quiet=quiet)
+
+
+@train_app.command("deepwalk")
+@friendly_errors
+def train_deepwalk(edges: Path = typer.Argument(..., help=GRAPH_HELP),
+                   output: Path = typer.Option(..., "--output", "-o", help=OUT_HELP),
+                   model_dir: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
+                   dim: int = typer.Option(128, help="Vector size."),
+                   walk_length: int = typer.Option(80, help="Nodes per walk."),
+                   num_walks: int = typer.Option(10, help="Walks started from every node."),
+                   window: int = typer.Option(10, help="Skip-gram window."),
+                   epochs: int = typer.Option(1, help="Passes over the walks."),
+                   directed: bool = typer.Option(False, "--directed", help="Edges go one way."),
+                   weighted: Optional[bool] = typer.Option(None, "--weighted/--unweighted", help="Third column is a weight (default: detected)."),
+                   workers: int = typer.Option(2, help="Threads."),
+                   seed: int = typer.Option(0, help="Random seed."),
+                   quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
+    """Train DeepWalk (uniform random walks + skip-gram) on a graph."""
+    _train_on_graph("deepwalk", edges, output, model_dir, directed, weighted, dim=dim, walk_length=walk_length,
+                    num_walks=num_walks, window=window, p=1.0, q=1.0, epochs=epochs, workers=workers, seed=seed,
+                    quiet=quiet)
+
+
+@eval_app.command("nodes")
+@friendly_errors
+def eval_nodes(emb_file: Path = typer.Argument(..., help="Node embeddings."),
+               labels: Path = typer.Argument(..., help="Labels: 'node label…' lines, Cora's .content, or a .mat with a 'group' matrix."),
+               train_ratio: float = typer.Option(0.5, help="Share of labelled nodes used for training."),
+               repeats: int = typer.Option(5, help="Seeded splits to average over."),
+               seed: int = typer.Option(0, help="Random seed."),
+               as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Node classification: Macro-F1 and Micro-F1 of one-vs-rest logistic regression."""
+    from .evaluate import node_classification
+
+    result = node_classification(_load(emb_file), labels, train_ratio=train_ratio, repeats=repeats, seed=seed)
+    _print_mapping(result.as_dict(), as_json)
+
+
+@eval_app.command("links")
+@friendly_errors
+def eval_links(edges: Path = typer.Argument(..., help=GRAPH_HELP),
+               fraction: float = typer.Option(0.5, help="Share of edges held out as positives."),
+               p: float = typer.Option(1.0, "--p", help="node2vec return parameter."),
+               q: float = typer.Option(1.0, "--q", help="node2vec in-out parameter."),
+               dim: int = typer.Option(128, help="Vector size."),
+               walk_length: int = typer.Option(80, help="Nodes per walk."),
+               num_walks: int = typer.Option(10, help="Walks started from every node."),
+               window: int = typer.Option(10, help="Skip-gram window."),
+               epochs: int = typer.Option(1, help="Passes over the walks."),
+               directed: bool = typer.Option(False, "--directed", help="Edges go one way."),
+               weighted: Optional[bool] = typer.Option(None, "--weighted/--unweighted", help="Third column is a weight."),
+               workers: int = typer.Option(2, help="Threads."),
+               seed: int = typer.Option(0, help="Random seed."),
+               as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Link prediction: hold out edges, train node2vec on the rest, ROC-AUC per edge operator."""
+    from .evaluate import link_prediction
+
+    graph = _read_graph(edges, directed, weighted)
+    model = _walk_trainer("node2vec", dim, walk_length, num_walks, window, p, q, epochs, workers, seed, True)
+    result = link_prediction(graph, lambda residual: model.fit(residual).embeddings, fraction=fraction, seed=seed)
+    _print_mapping(result.as_dict(), as_json)
+
+
+def _print_mapping(values: dict, as_json: bool) -> None:
+    import json
+
     if as_json:
-        out.print(json.dumps(result), highlight=False, soft_wrap=True)
+        out.print(json.dumps(values), highlight=False, soft_wrap=True)
         return
     table = Table("metric", "value")
-    for name, value in result.items():
+    for name, value in values.items():
         table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
     out.print(table)
 

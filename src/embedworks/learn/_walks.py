@@ -96,23 +96,6 @@ def _first_order(indptr, indices, cumw, weighted, v, state):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def has_edge(indptr, indices, t, x):
-    """True when the sorted CSR row of `t` holds `x` (binary search)."""
-    lo = indptr[t]
-    hi = indptr[t + 1]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        y = indices[mid]
-        if y == x:
-            return True
-        if y < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return False
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _find(indptr, indices, t, x):
     """Position of `x` in the sorted CSR row of `t`, or -1 (binary search)."""
     lo = indptr[t]
@@ -127,6 +110,12 @@ def _find(indptr, indices, t, x):
         else:
             hi = mid
     return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def has_edge(indptr, indices, t, x):
+    """True when the sorted CSR row of `t` holds `x`."""
+    return _find(indptr, indices, t, x) >= 0
 
 
 @njit(cache=True, nogil=True)

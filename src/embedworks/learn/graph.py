@@ -39,7 +39,7 @@ from ..data.graph import Graph
 from ..errors import FormatError, InvalidInputError
 from . import _walks
 from .training import check_float, check_int, default_workers
-from .vocab import EncodedCorpus, Vocabulary
+from .vocab import EncodedCorpus, Vocabulary, _count_ids
 from .word2vec import Word2Vec
 
 logger = logging.getLogger(__name__)
@@ -205,13 +205,13 @@ class Node2Vec(Word2Vec):
         t0 = time.perf_counter()
         if not streamed:
             walks = self.walks(graph, _prepared=prepared)
-            counts += np.bincount(walks.tokens, minlength=n)
+            counts += _count_ids(walks.tokens, n)  # np.bincount would copy to int64
         else:
             logger.info("%s: walks need %.0f MB > max_walk_memory: streaming %d chunks of %d rounds",
                         self.label, per_round * self.num_walks / 1e6, len(pieces), chunk)
             walks = None
             for piece in pieces:
-                counts += np.bincount(self.walks(graph, piece, prepared).tokens, minlength=n)
+                counts += _count_ids(self.walks(graph, piece, prepared).tokens, n)
         walk_seconds += time.perf_counter() - t0
 
         deg_in = np.bincount(graph.indices, minlength=n)
