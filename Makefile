@@ -36,6 +36,7 @@ $(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/words.py
 	$(BENCH_VENV)/bin/python benchmarks/recommend.py
+	$(BENCH_VENV)/bin/python benchmarks/graphs.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build src/*.egg-info

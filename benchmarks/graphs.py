@@ -103,22 +103,22 @@ def _patch_numpy_for_nptyping() -> None:
             setattr(np, name, value)
 
 
-def train_ours(edg: str, p: float, q: float):
+def train_ours(edg: str, p: float, q: float, options: dict | None = None):
     """→ (Embeddings, facts) for our Node2Vec on the edge file."""
     from embedworks.data.graph import Graph
 
     with common.Timer() as load:
         graph = Graph.from_edgelist(edg, weighted=False)
-    return train_ours_graph(graph, p, q, load.seconds)
+    return train_ours_graph(graph, p, q, load.seconds, options)
 
 
-def train_ours_graph(graph, p: float, q: float, load_seconds: float = 0.0):
+def train_ours_graph(graph, p: float, q: float, load_seconds: float = 0.0, options: dict | None = None):
     from embedworks.learn import Node2Vec
 
     s = SETTINGS
     model = Node2Vec(dim=s["dim"], walk_length=s["walk_length"], num_walks=s["num_walks"],
                      window=s["window"], p=p, q=q, negative=s["negative"], epochs=s["epochs"],
-                     workers=s["workers"], seed=s["seed"])
+                     workers=s["workers"], seed=s["seed"], **(options or {}))
     with common.Timer() as fit:
         model.fit(graph)
     return model.embeddings, {"load_seconds": load_seconds, "walk_seconds": model.walk_stats["seconds"],
@@ -164,14 +164,17 @@ def train_pecanpy(edg: str, p: float, q: float, mode: str, graph=None):
                                        "fit_seconds": walk.seconds + train.seconds, "mode": mode}
 
 
-def run_one(impl: str, graph_name: str, p: float, q: float, mode: str, links: bool) -> dict:
+def run_one(impl: str, graph_name: str, p: float, q: float, mode: str, links: bool,
+            ours_options: dict | None = None) -> dict:
     """One child: train, record peak RSS, then evaluate (classification, link prediction)."""
     from embedworks.data.graph import Graph
     from embedworks.evaluate import link_prediction, node_classification
 
     edg = edge_file(graph_name)
     if impl == "embedworks":
-        emb, facts = train_ours(edg, p, q)
+        emb, facts = train_ours(edg, p, q, ours_options)
+        if ours_options:
+            facts["options"] = ours_options
     else:
         emb, facts = train_pecanpy(edg, p, q, mode)
     facts["peak_rss_mb"] = common.peak_rss_mb()
@@ -186,7 +189,7 @@ def run_one(impl: str, graph_name: str, p: float, q: float, mode: str, links: bo
         graph = Graph.from_edgelist(edg, weighted=False)
         if impl == "embedworks":
             def embed(residual):
-                return train_ours_graph(residual, p, q)[0]
+                return train_ours_graph(residual, p, q, options=ours_options)[0]
         else:
             def embed(residual):
                 return train_pecanpy(edg, p, q, mode, graph=residual)[0]
@@ -221,6 +224,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pq", default="1,1;0.25,4", help="';'-separated 'p,q' pairs (default 1,1;0.25,4)")
     parser.add_argument("--pecanpy-mode", action="append", default=[], metavar="GRAPH=MODE",
                         help="PecanPy mode for a graph (default blogcatalog=SparseOTF, cora=PreComp)")
+    parser.add_argument("--ours", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Node2Vec option for ours, e.g. shared_negatives=false (repeatable)")
     parser.add_argument("--no-links", action="store_true", help="skip link prediction (it trains twice)")
     parser.add_argument("--json", metavar="OUT.jsonl", help="append one JSON line per result here")
     args = parser.parse_args(argv)
@@ -234,6 +239,13 @@ def main(argv=None) -> int:
     for item in args.pecanpy_mode:
         name, _, mode = item.partition("=")
         modes[name] = mode
+
+    ours_options = {}
+    for item in args.ours:
+        key, _, value = item.partition("=")
+        low = value.lower()
+        ours_options[key] = (low == "true") if low in ("true", "false") else \
+            (int(value) if value.lstrip("-").isdigit() else float(value))
 
     common.limit_blas_threads(1)
     os.environ.setdefault("NUMBA_NUM_THREADS", str(SETTINGS["workers"]))
@@ -253,7 +265,8 @@ def main(argv=None) -> int:
                     continue
                 print(f"# {g} p={p:g} q={q:g}: {impl} ...", file=sys.stderr, flush=True)
                 try:
-                    res = common.run_isolated(run_one, impl, g, p, q, modes[g], not args.no_links)
+                    res = common.run_isolated(run_one, impl, g, p, q, modes[g], not args.no_links,
+                                              ours_options if impl == "embedworks" else None)
                 except common.ChildError as exc:
                     print(f"# {impl} failed:\n{exc}", file=sys.stderr)
                     res = {"impl": impl, "graph": g, "p": p, "q": q,

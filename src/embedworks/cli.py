@@ -460,7 +460,7 @@ def eval_nodes(emb_file: Path = typer.Argument(..., help="Node embeddings."),
     from .evaluate import node_classification
 
     result = node_classification(_load(emb_file), labels, train_ratio=train_ratio, repeats=repeats, seed=seed)
-    _print_mapping(result.as_dict(), as_json)
+    _print_mapping(result.to_dict(), as_json)
 
 
 @eval_app.command("links")
@@ -485,7 +485,7 @@ def eval_links(edges: Path = typer.Argument(..., help=GRAPH_HELP),
     graph = _read_graph(edges, directed, weighted)
     model = _walk_trainer("node2vec", dim, walk_length, num_walks, window, p, q, epochs, workers, seed, True)
     result = link_prediction(graph, lambda residual: model.fit(residual).embeddings, fraction=fraction, seed=seed)
-    _print_mapping(result.as_dict(), as_json)
+    _print_mapping(result.to_dict(), as_json)
 
 
 def _print_mapping(values: dict, as_json: bool) -> None:

@@ -289,7 +289,7 @@ class NodeClassificationResult:
     macro_f1_splits: list = field(default_factory=list)
     micro_f1_splits: list = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return dict(self.__dict__)
 
 
@@ -376,7 +376,7 @@ class LinkPredictionResult:
     removed: np.ndarray | None = field(default=None, repr=False)
     negatives: np.ndarray | None = field(default=None, repr=False)
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("removed", "negatives")}
 
 
@@ -611,15 +611,15 @@ def modularity(graph, communities) -> float:
 class CommunityResult:
     """k-means clusters of the embeddings (keys → cluster) and their scores (NaN when not asked)."""
 
-    keys: list
-    clusters: np.ndarray
-    n_clusters: int
+    keys: list = field(repr=False)
+    clusters: np.ndarray = field(repr=False)
+    n_clusters: int = 0
     nmi: float = float("nan")
     ari: float = float("nan")
     modularity: float = float("nan")
     n_labelled: int = 0
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("keys", "clusters")}
 
 

