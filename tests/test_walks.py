@@ -129,6 +129,10 @@ def test_planted_communities(cls, kw):
         near = [k for k, _ in emb.most_similar(key, k=5)]
         right += sum((int(k[1:]) < n) == (i < n) for k in near)
     assert right / (10 * n) > 0.9
+    from embedworks.evaluate import communities
+
+    blocks = {key: "a" if int(key[1:]) < n else "b" for key in g.nodes}
+    assert communities(emb, blocks, graph=g, seed=0).nmi > 0.9
 
 
 def test_save_load_and_isolated(tmp_path, caplog):
