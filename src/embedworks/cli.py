@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -404,22 +404,29 @@ def _train_on_graph(kind: str, edges: Path, output: Path, model_dir: Optional[Pa
         model.save(model_dir)
 
 
+# Options shared by the walk-based commands (train node2vec / deepwalk, eval links).
+WalkLength = Annotated[int, typer.Option(help="Nodes per walk.")]
+NumWalks = Annotated[int, typer.Option(help="Walks started from every node.")]
+GraphDim = Annotated[int, typer.Option("--dim", help="Vector size.")]
+GraphWindow = Annotated[int, typer.Option("--window", help="Skip-gram window.")]
+GraphEpochs = Annotated[int, typer.Option("--epochs", help="Passes over the walks.")]
+Directed = Annotated[bool, typer.Option("--directed", help="Edges go one way.")]
+Weighted = Annotated[Optional[bool], typer.Option("--weighted/--unweighted",
+                                                  help="Third column is a weight (default: detected).")]
+Workers = Annotated[int, typer.Option("--workers", help="Threads.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+ReturnP = Annotated[float, typer.Option("--p", help="Return parameter (low: walks stay local).")]
+InOutQ = Annotated[float, typer.Option("--q", help="In-out parameter (low: walks explore outward).")]
+
+
 @train_app.command("node2vec")
 @friendly_errors
 def train_node2vec(edges: Path = typer.Argument(..., help=GRAPH_HELP),
                    output: Path = typer.Option(..., "--output", "-o", help=OUT_HELP),
                    model_dir: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
-                   p: float = typer.Option(1.0, "--p", help="Return parameter (low: walks stay local)."),
-                   q: float = typer.Option(1.0, "--q", help="In-out parameter (low: walks explore outward)."),
-                   dim: int = typer.Option(128, help="Vector size."),
-                   walk_length: int = typer.Option(80, help="Nodes per walk."),
-                   num_walks: int = typer.Option(10, help="Walks started from every node."),
-                   window: int = typer.Option(10, help="Skip-gram window."),
-                   epochs: int = typer.Option(1, help="Passes over the walks."),
-                   directed: bool = typer.Option(False, "--directed", help="Edges go one way."),
-                   weighted: Optional[bool] = typer.Option(None, "--weighted/--unweighted", help="Third column is a weight (default: detected)."),
-                   workers: int = typer.Option(2, help="Threads."),
-                   seed: int = typer.Option(0, help="Random seed."),
+                   p: ReturnP = 1.0, q: InOutQ = 1.0, dim: GraphDim = 128, walk_length: WalkLength = 80,
+                   num_walks: NumWalks = 10, window: GraphWindow = 10, epochs: GraphEpochs = 1,
+                   directed: Directed = False, weighted: Weighted = None, workers: Workers = 2, seed: Seed = 0,
                    quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Train node2vec (biased second-order random walks + skip-gram) on a graph."""
     _train_on_graph("node2vec", edges, output, model_dir, directed, weighted, dim=dim, walk_length=walk_length,
@@ -432,15 +439,9 @@ def train_node2vec(edges: Path = typer.Argument(..., help=GRAPH_HELP),
 def train_deepwalk(edges: Path = typer.Argument(..., help=GRAPH_HELP),
                    output: Path = typer.Option(..., "--output", "-o", help=OUT_HELP),
                    model_dir: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
-                   dim: int = typer.Option(128, help="Vector size."),
-                   walk_length: int = typer.Option(80, help="Nodes per walk."),
-                   num_walks: int = typer.Option(10, help="Walks started from every node."),
-                   window: int = typer.Option(10, help="Skip-gram window."),
-                   epochs: int = typer.Option(1, help="Passes over the walks."),
-                   directed: bool = typer.Option(False, "--directed", help="Edges go one way."),
-                   weighted: Optional[bool] = typer.Option(None, "--weighted/--unweighted", help="Third column is a weight (default: detected)."),
-                   workers: int = typer.Option(2, help="Threads."),
-                   seed: int = typer.Option(0, help="Random seed."),
+                   dim: GraphDim = 128, walk_length: WalkLength = 80, num_walks: NumWalks = 10,
+                   window: GraphWindow = 10, epochs: GraphEpochs = 1, directed: Directed = False,
+                   weighted: Weighted = None, workers: Workers = 2, seed: Seed = 0,
                    quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Train DeepWalk (uniform random walks + skip-gram) on a graph."""
     _train_on_graph("deepwalk", edges, output, model_dir, directed, weighted, dim=dim, walk_length=walk_length,
@@ -454,7 +455,7 @@ def eval_nodes(emb_file: Path = typer.Argument(..., help="Node embeddings."),
                labels: Path = typer.Argument(..., help="Labels: 'node label…' lines, Cora's .content, or a .mat with a 'group' matrix."),
                train_ratio: float = typer.Option(0.5, help="Share of labelled nodes used for training."),
                repeats: int = typer.Option(5, help="Seeded splits to average over."),
-               seed: int = typer.Option(0, help="Random seed."),
+               seed: Seed = 0,
                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Node classification: Macro-F1 and Micro-F1 of one-vs-rest logistic regression."""
     from .evaluate import node_classification
@@ -467,17 +468,9 @@ def eval_nodes(emb_file: Path = typer.Argument(..., help="Node embeddings."),
 @friendly_errors
 def eval_links(edges: Path = typer.Argument(..., help=GRAPH_HELP),
                fraction: float = typer.Option(0.5, help="Share of edges held out as positives."),
-               p: float = typer.Option(1.0, "--p", help="node2vec return parameter."),
-               q: float = typer.Option(1.0, "--q", help="node2vec in-out parameter."),
-               dim: int = typer.Option(128, help="Vector size."),
-               walk_length: int = typer.Option(80, help="Nodes per walk."),
-               num_walks: int = typer.Option(10, help="Walks started from every node."),
-               window: int = typer.Option(10, help="Skip-gram window."),
-               epochs: int = typer.Option(1, help="Passes over the walks."),
-               directed: bool = typer.Option(False, "--directed", help="Edges go one way."),
-               weighted: Optional[bool] = typer.Option(None, "--weighted/--unweighted", help="Third column is a weight."),
-               workers: int = typer.Option(2, help="Threads."),
-               seed: int = typer.Option(0, help="Random seed."),
+               p: ReturnP = 1.0, q: InOutQ = 1.0, dim: GraphDim = 128, walk_length: WalkLength = 80,
+               num_walks: NumWalks = 10, window: GraphWindow = 10, epochs: GraphEpochs = 1,
+               directed: Directed = False, weighted: Weighted = None, workers: Workers = 2, seed: Seed = 0,
                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Link prediction: hold out edges, train node2vec on the rest, ROC-AUC per edge operator."""
     from .evaluate import link_prediction
