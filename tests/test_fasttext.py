@@ -9,9 +9,7 @@ from embedworks.learn import FastText, Word2Vec
 from embedworks.learn import _fasttext, _sgns
 from embedworks.learn.vocab import Vocabulary
 from embedworks.space import Embeddings
-
-MASK64 = (1 << 64) - 1
-
+from sgns_reference import ref_lcg, ref_sigmoid
 
 # --------------------------------------------------------------------------- hashing and n-grams
 def fnv1a_fasttext(data: bytes) -> int:
@@ -68,18 +66,6 @@ def test_ngram_buckets_count_characters_not_bytes():
 
 
 # --------------------------------------------------------------------------- NumPy reference
-def ref_sigmoid(f):
-    if f >= _sgns.MAX_EXP:
-        return 1.0
-    if f <= -_sgns.MAX_EXP:
-        return 0.0
-    return float(_sgns.EXP_TABLE[int((f + _sgns.MAX_EXP) * (_sgns.EXP_TABLE_SIZE / _sgns.MAX_EXP / 2))])
-
-
-def ref_lcg(nr):
-    return (nr * 25214903917 + 11) & MASK64
-
-
 def ref_negatives(neg_thr, neg_alias, negative, word, nr):
     """The noise words of one step, from `_sgns.draw_negatives` (tested with Word2Vec)."""
     negs = np.empty(max(negative, 1), np.int32)

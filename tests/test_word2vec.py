@@ -10,23 +10,9 @@ from embedworks.learn import Word2Vec
 from embedworks.learn import _sgns
 from embedworks.learn.vocab import Vocabulary
 from embedworks.space import Embeddings
-
-MASK64 = (1 << 64) - 1
-
+from sgns_reference import ref_lcg, ref_sigmoid
 
 # --------------------------------------------------------------------------- NumPy reference
-def ref_sigmoid(f):
-    if f >= _sgns.MAX_EXP:
-        return 1.0
-    if f <= -_sgns.MAX_EXP:
-        return 0.0
-    return float(_sgns.EXP_TABLE[int((f + _sgns.MAX_EXP) * (_sgns.EXP_TABLE_SIZE / _sgns.MAX_EXP / 2))])
-
-
-def ref_lcg(nr):
-    return (nr * 25214903917 + 11) & MASK64
-
-
 def ref_draw(thr, alias, nr):
     nr = ref_lcg(nr)
     i = ((nr >> 32) * len(thr)) >> 32
