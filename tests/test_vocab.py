@@ -42,6 +42,8 @@ def test_encoding_spills_to_a_memory_map(monkeypatch):
     v, enc = Vocabulary.build_and_encode(sentences, min_count=3)
     assert isinstance(enc.tokens.base, np.memmap) or isinstance(enc.tokens, np.memmap)
     assert v.words == ref_vocab.words
+    assert v.counts.tolist() == ref_vocab.counts.tolist()  # counted chunk by chunk while encoding
+    assert all(v.index[w] == i for i, w in enumerate(v.words))
     assert np.array_equal(enc.tokens, ref.tokens) and np.array_equal(enc.offsets, ref.offsets)
     enc2 = v.encode(sentences)
     assert np.array_equal(enc2.tokens, ref.tokens)

@@ -195,6 +195,9 @@ class _TokenSink:
 
     def __init__(self, spill_tokens: int | None = None, spill_dir=None):
         self.spill_tokens = SPILL_TOKENS if spill_tokens is None else spill_tokens
+        #: occurrences of each id, counted while the chunk is in memory (so a spilled corpus
+        #: need not be paged back in to count it)
+        self.counts = np.zeros(0, dtype=np.int64)
         self.spill_dir = spill_dir
         # fixed-size numpy chunks (no realloc growth, which fragments the heap)
         self.buf = np.empty(CHUNK_TOKENS, dtype=np.int32)
@@ -237,6 +240,10 @@ class _TokenSink:
 
     def _store(self, chunk: np.ndarray) -> None:
         self.n_flushed += len(chunk)
+        seen = np.bincount(chunk[chunk >= 0])
+        if len(seen) > len(self.counts):
+            self.counts = np.concatenate([self.counts, np.zeros(len(seen) - len(self.counts), np.int64)])
+        self.counts[:len(seen)] += seen
         if self._file is None and self.n_flushed > self.spill_tokens:
             fd, self._path = tempfile.mkstemp(prefix="embedworks-tokens-", suffix=".int32",
                                               dir=self.spill_dir)
@@ -373,6 +380,18 @@ class Vocabulary:
     def __repr__(self) -> str:
         return f"Vocabulary({len(self)} words, {self.total_words} tokens)"
 
+    def _repack_words(self) -> None:
+        """Replace the kept words by fresh copies allocated together, once nothing else holds the
+        originals: the rare words they were scattered among are freed, and without this the few
+        survivors pin Python's small-object arenas (tens of MB after a large scan)."""
+        if not all(type(w) is str for w in self.words):
+            return
+        ends = np.cumsum([len(w) for w in self.words])
+        joined = "".join(self.words)
+        self.words = self.index = None
+        self.words = [joined[a:b] for a, b in zip(np.concatenate([[0], ends[:-1]]).tolist(), ends.tolist())]
+        self.index = {w: i for i, w in enumerate(self.words)}
+
     @property
     def total_words(self) -> int:
         return int(self.counts.sum())
@@ -442,8 +461,8 @@ class Vocabulary:
                 add(map(lookup, sentence), len(sentence))
         tokens, offsets = sink.finish()
         words = list(ids)
-        counts = _count_ids(tokens, len(words))  # np.bincount would copy the ids to int64
-        release_pages(tokens, 0, len(tokens))
+        counts = np.zeros(len(words), dtype=np.int64)
+        counts[:len(sink.counts)] = sink.counts
         return words, counts, tokens, offsets
 
     @classmethod
@@ -454,6 +473,8 @@ class Vocabulary:
         vocab, order = cls._select(words, counts, len(tokens), min_count, return_order=True)
         remap = np.full(len(words), -1, dtype=np.int32)
         remap[order] = np.arange(len(order), dtype=np.int32)
+        del words
+        vocab._repack_words()
         return vocab, EncodedCorpus(*_compacted(tokens, offsets, remap))
 
     def update(self, corpus, min_count: int = 5, max_vocab_size: int | None = None) -> int:
