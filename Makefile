@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # Extras installed for demo and test; torch==2.13.0 (a CPU wheel on disk) goes in first
 # whenever one of them needs torch, because any other torch pulls a multi-GB CUDA build.
-EXTRAS ?= test
+EXTRAS ?= all,test
 TORCH_EXTRAS := text image audio all
 BENCH_VENV ?= .venv-bench
 
