@@ -8,7 +8,7 @@ EXTRAS ?= all,test
 TORCH_EXTRAS := text image audio all
 BENCH_VENV ?= .venv-bench
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast browser bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,21 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/embedworks demo
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(PY) -m pytest -q
+
+# tests/test_projector_browser.py opens the HTML projector in headless Chromium. Install
+# Debian's chromium when no Chromium-family browser is found (root or passwordless sudo);
+# if that fails the test skips and says why. Nothing else is downloaded.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	command -v google-chrome >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u 2>/dev/null)" = 0 ] || echo "sudo -n" ); \
+		echo "installing chromium for the projector browser test…"; \
+		( export DEBIAN_FRONTEND=noninteractive; \
+		  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium >/dev/null 2>&1; } ) || \
+		echo "note: could not install chromium; tests/test_projector_browser.py will skip"; }
 
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"

@@ -532,6 +532,119 @@ def eval_similarity(emb_file: Path = typer.Argument(..., help="Embeddings file."
     _print_result(word_similarity(_load(emb_file), pairs), as_json)
 
 
+# ---------------------------------------------------------------------------------- visualize
+VIZ_TOP_N_HELP = "Only the first N keys (for a trained vocabulary, the N most frequent words)."
+VIZ_WHERE_HELP = "Keep keys whose metadata COLUMN=VALUE (repeat for more; the same column twice: either value)."
+
+
+def _viz_where(conditions: Optional[list[str]]):
+    """--where COLUMN=VALUE options as a `select` filter: {column: [values]}."""
+    from .errors import InvalidInputError
+
+    where: dict[str, list[str]] = {}
+    for condition in conditions or []:
+        column, sep, value = condition.partition("=")
+        if not sep or not column.strip():
+            raise InvalidInputError(f"--where wants COLUMN=VALUE, got {condition!r}")
+        where.setdefault(column.strip(), []).append(value.strip())
+    return where or None
+
+
+def _viz_labels(emb, labels: Optional[list[str]]):
+    """--labels: auto (default), none, a count, or keys (comma-separated or repeated)."""
+    items = [part.strip() for item in labels or [] for part in item.split(",") if part.strip()]
+    if not items:
+        return "auto"
+    if len(items) == 1 and items[0].lower() in ("auto", "none"):
+        return items[0].lower()
+    if len(items) == 1 and items[0].isdigit() and items[0] not in emb:
+        return int(items[0])
+    return [parse_key(emb, item) for item in items]
+
+
+def _viz_params(method: str, perplexity: Optional[float], n_neighbors: Optional[int], workers: Optional[int]) -> dict:
+    params = {}
+    if method == "tsne":
+        params.update({"perplexity": perplexity} if perplexity is not None else {}, workers=workers)
+    elif method == "umap":
+        params.update({"n_neighbors": n_neighbors} if n_neighbors is not None else {}, workers=workers)
+    return params
+
+
+@app.command("plot")
+@friendly_errors
+def plot_command(
+        file: Path = typer.Argument(..., help="Embeddings file."),
+        output: Path = typer.Option(..., "--output", "-o", help="Image to write: .png, .svg or .pdf."),
+        method: str = typer.Option("tsne", "--method", help="tsne, umap or pca."),
+        dims: int = typer.Option(2, "--dims", help="2 or 3."),
+        color_by: Optional[str] = typer.Option(None, "--color-by", help="Metadata column to colour by."),
+        labels: Optional[list[str]] = typer.Option(None, "--labels", help="Keys to label (comma-separated or "
+                                                   "repeated), or auto (a spread-out sample), none, or a count."),
+        top_n: Optional[int] = typer.Option(None, "--top-n", help=VIZ_TOP_N_HELP),
+        where: Optional[list[str]] = typer.Option(None, "--where", help=VIZ_WHERE_HELP),
+        perplexity: Optional[float] = typer.Option(None, "--perplexity", help="t-SNE perplexity (default 30)."),
+        n_neighbors: Optional[int] = typer.Option(None, "--n-neighbors", help="UMAP neighbours (default 15)."),
+        title: Optional[str] = typer.Option(None, "--title", help="First title line (the settings line stays)."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        workers: Optional[int] = typer.Option(None, "--workers", help="t-SNE threads (default: all cores)."),
+        format: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP)):
+    """Draw a 2-D or 3-D map of the embeddings (t-SNE, UMAP or PCA) to a PNG, SVG or PDF."""
+    import time
+
+    from .visualize import plot as draw_plot
+    from .visualize.project import check_method
+
+    emb = _load(file, format)
+    method = check_method(method)
+    started = time.perf_counter()
+    result = draw_plot(emb, output, method=method, dims=dims, seed=seed, color_by=color_by,
+                       labels=_viz_labels(emb, labels), top_n=top_n, where=_viz_where(where), title=title,
+                       **_viz_params(method, perplexity, n_neighbors, workers))
+    skipped = f", {len(result.skipped)} left out to avoid overlaps" if result.skipped else ""
+    out.print(f"{len(result.keys):,} points, {len(result.labelled)} labels{skipped}, "
+              f"in {time.perf_counter() - started:.1f} s → {result.path}", highlight=False)
+
+
+@app.command("projector")
+@friendly_errors
+def projector_command(
+        file: Path = typer.Argument(..., help="Embeddings file."),
+        output: Path = typer.Option(..., "--output", "-o", help="HTML page to write."),
+        methods: str = typer.Option("pca,tsne", "--methods", help="Comma-separated: pca, tsne, umap."),
+        dims: str = typer.Option("2", "--dims", help="2, 3, or 2,3 for both."),
+        neighbors: int = typer.Option(10, "--neighbors", help="Nearest neighbours stored per point (0: none)."),
+        top_n: Optional[int] = typer.Option(None, "--top-n", help=VIZ_TOP_N_HELP),
+        where: Optional[list[str]] = typer.Option(None, "--where", help=VIZ_WHERE_HELP),
+        color_by: Optional[str] = typer.Option(None, "--color-by", help="Metadata column coloured at first."),
+        perplexity: Optional[float] = typer.Option(None, "--perplexity", help="t-SNE perplexity (default 30)."),
+        n_neighbors: Optional[int] = typer.Option(None, "--n-neighbors", help="UMAP neighbours (default 15)."),
+        title: Optional[str] = typer.Option(None, "--title", help="Page title."),
+        tensorboard: Optional[Path] = typer.Option(None, "--tensorboard", help="Also write the TensorBoard "
+                                                   "projector TSV pair (vectors.tsv, metadata.tsv) into this folder."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        workers: Optional[int] = typer.Option(None, "--workers", help="t-SNE threads (default: all cores)."),
+        format: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP)):
+    """Write an interactive projector: one self-contained HTML page (WebGL, no server, no network)."""
+    import time
+
+    from .visualize import projector
+    from .visualize.projector import _parse_methods
+
+    emb = _load(file, format)
+    method_list = _parse_methods(methods)
+    params = {m: p for m in method_list if (p := _viz_params(m, perplexity, n_neighbors, workers))}
+    started = time.perf_counter()
+    page = projector(emb, output, methods=method_list, dims=dims, seed=seed, neighbors=neighbors, top_n=top_n,
+                     where=_viz_where(where), color_by=color_by, title=title, method_params=params,
+                     tensorboard=tensorboard)
+    out.print(f"{len(page.keys):,} points, {', '.join(page.projections)}, {neighbors} neighbours each, "
+              f"{page.size_bytes / 1e6:.1f} MB, in {time.perf_counter() - started:.1f} s → {page.path}", highlight=False)
+    if tensorboard is not None:
+        out.print(f"TensorBoard projector files → {tensorboard}", highlight=False)
+    out.print("Open it in a browser (it works from disk, offline).", highlight=False)
+
+
 @app.command()
 @friendly_errors
 def demo(output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="Folder for what the demo writes."),
@@ -540,3 +653,69 @@ def demo(output: Path = typer.Option(Path("demo-output"), "--output", "-o", help
     from .demo import run
 
     run(output, workers=workers, console=out)
+
+
+index_app = typer.Typer(help="Build search indexes over your data.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+TEXT_CORPUS_HELP = ("BEIR-style JSON lines (.jsonl/.jsonl.gz: _id, title, text), or any other text file "
+                    "(plain or .gz) with one document per line, its id the line number.")
+
+
+@index_app.command("text")
+@friendly_errors
+def index_text(corpus: Path = typer.Argument(..., help=TEXT_CORPUS_HELP),
+               output: Path = typer.Option(..., "--output", "-o", help="Index directory to write."),
+               model: str = typer.Option("minilm", "--model", "-m",
+                                         help="minilm, lsa (fitted on the corpus), or a path: a text encoder "
+                                              "model or a saved LSA model."),
+               batch_size: int = typer.Option(64, "--batch-size", help="Texts encoded at once."),
+               dim: int = typer.Option(256, "--dim", help="Dimensions of the LSA model (--model lsa)."),
+               seed: Seed = 0):
+    """Encode every document of CORPUS and save a semantic search index (query it with `embedworks search`)."""
+    import time
+
+    from .search import TextIndex
+
+    started = time.perf_counter()
+    index = TextIndex.build(corpus, encoder=model, batch_size=batch_size, dim=dim, seed=seed)
+    index.save(output)
+    skipped = f" ({index.skipped:,} empty skipped)" if index.skipped else ""
+    out.print(f"{len(index):,} documents{skipped} × {index.dim} dims in {time.perf_counter() - started:.1f} s "
+              f"→ {output}", highlight=False)
+
+
+@app.command("search")
+@friendly_errors
+def search(index_dir: Path = typer.Argument(..., help="Index directory from `embedworks index text`."),
+           query: str = typer.Argument(..., help="What to look for."),
+           k: int = typer.Option(10, "-k", "--top", help="How many documents."),
+           as_json: bool = typer.Option(False, "--json", help="Print one JSON list.")):
+    """The K documents of a text index most similar to QUERY (cosine), best first."""
+    import json
+
+    from rich.text import Text
+
+    from .search import TextIndex
+
+    index = TextIndex.load(index_dir)
+    hits = index.search(query, k=k)
+    rows = []
+    for rank, (doc_id, score) in enumerate(hits, 1):
+        document = index.document(doc_id)
+        rows.append({"rank": rank, "id": doc_id, "score": score, "title": document["title"],
+                     "snippet": " ".join((document["title"] or document["text"]).split())[:80].rstrip()})
+    if as_json:
+        out.print(json.dumps(rows, ensure_ascii=False), highlight=False, soft_wrap=True, markup=False)
+        return
+    if not rows:
+        out.print("no results (the query has no word the index knows)", highlight=False)
+        return
+    table = Table(title=Text(f"top {len(rows)} for {query!r}"), title_justify="left", highlight=False)
+    table.add_column("#", justify="right")
+    table.add_column("id")
+    table.add_column("score", justify="right")
+    table.add_column("title / text")
+    for row in rows:
+        table.add_row(str(row["rank"]), Text(str(row["id"])), f"{row['score']:.4f}", Text(row["snippet"]))
+    out.print(table)

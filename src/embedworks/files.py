@@ -62,9 +62,10 @@ def atomic_directory(path: Path, marker: str | None = None):
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    for written in temp.iterdir():
-        with open(written, "rb") as f:
-            os.fsync(f.fileno())
+    for written in temp.rglob("*"):
+        if written.is_file():
+            with open(written, "rb") as f:
+                os.fsync(f.fileno())
     old = temp_sibling(path, "old") if path.exists() else None
     if old:
         os.replace(path, old)

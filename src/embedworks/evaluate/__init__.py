@@ -17,3 +17,9 @@ from .graph import (  # noqa: E402
 __all__ += ["node_classification", "link_prediction", "link_prediction_auc", "communities",
             "modularity", "read_labels", "NodeLabels", "NodeClassificationResult",
             "LinkPredictionResult", "CommunityResult"]
+from .text import (  # noqa: E402
+    BeirData, ClassificationResult, RetrievalResult, STSData, STSResult, classification, read_beir,
+    read_sts, retrieval, sts,
+)
+__all__ += ["read_sts", "sts", "read_beir", "retrieval", "classification", "STSData", "STSResult",
+            "BeirData", "RetrievalResult", "ClassificationResult"]

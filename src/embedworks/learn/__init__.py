@@ -5,3 +5,4 @@ from .glove import GloVe
 from .fasttext import FastText
 from .recommend import ALS, BPR, MatrixFactorization
 from .graph import DeepWalk, Node2Vec
+from .doc2vec import Doc2Vec
