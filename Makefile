@@ -43,13 +43,16 @@ test-fast: $(VENV)/.installed
 $(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install -q -r benchmarks/requirements.txt -e .
+	$(BENCH_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(BENCH_VENV)/bin/python -m pip install -q -r benchmarks/requirements.txt -e ".[all]"
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/words.py
 	$(BENCH_VENV)/bin/python benchmarks/recommend.py
 	$(BENCH_VENV)/bin/python benchmarks/graphs.py
+	$(BENCH_VENV)/bin/python benchmarks/text.py
+	$(BENCH_VENV)/bin/python benchmarks/tsne.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build src/*.egg-info
