@@ -1,15 +1,16 @@
 """Pretrained and fitted encoders: media in, vectors out.
 
-`TextEncoder` (pretrained sentence encoders, ``encode/text.py``) and `LSA` (TF-IDF + SVD,
-``encode/lsa.py``). Attributes load on first use, so ``import embedworks.encode`` imports no
-torch, transformers or scikit-learn.
+`TextEncoder` (pretrained sentence encoders, ``encode/text.py``), `ImageEncoder`
+(EfficientNet-Lite0, ``encode/image.py``) and `LSA` (TF-IDF + SVD, ``encode/lsa.py``).
+Attributes load on first use, so ``import embedworks.encode`` imports no torch, Pillow,
+transformers or scikit-learn.
 """
 
 from __future__ import annotations
 
 import importlib
 
-_LAZY = {"TextEncoder": ".text", "LSA": ".lsa"}
+_LAZY = {"TextEncoder": ".text", "LSA": ".lsa", "ImageEncoder": ".image"}
 
 __all__ = list(_LAZY)
 

@@ -18,8 +18,13 @@ __all__ += ["node_classification", "link_prediction", "link_prediction_auc", "co
             "modularity", "read_labels", "NodeLabels", "NodeClassificationResult",
             "LinkPredictionResult", "CommunityResult"]
 from .text import (  # noqa: E402
-    BeirData, ClassificationResult, RetrievalResult, STSData, STSResult, classification, read_beir,
-    read_sts, retrieval, sts,
+    BeirData, RetrievalResult, STSData, STSResult, read_beir, read_sts, retrieval, sts,
 )
-__all__ += ["read_sts", "sts", "read_beir", "retrieval", "classification", "STSData", "STSResult",
-            "BeirData", "RetrievalResult", "ClassificationResult"]
+__all__ += ["read_sts", "sts", "read_beir", "retrieval", "STSData", "STSResult", "BeirData",
+            "RetrievalResult"]
+# binding the function last keeps `embedworks.evaluate.classification` the function, not the module
+from .classification import (  # noqa: E402
+    ClassificationResult, KNNResult, classification, knn_accuracy, linear_probe, stratified_split,
+)
+__all__ += ["classification", "knn_accuracy", "linear_probe", "stratified_split", "ClassificationResult",
+            "KNNResult"]

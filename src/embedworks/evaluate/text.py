@@ -1,4 +1,5 @@
-"""Text embedding evaluation: sentence similarity (STS-B), retrieval (BEIR) and classification.
+"""Text embedding evaluation: sentence similarity (STS-B) and retrieval (BEIR); document
+classification is `evaluate.classification.classification`.
 
 * `read_sts(path)` → `STSData(sentences1, sentences2, scores)` from an STS Benchmark file as
   published (``sts-train.csv``, ``sts-dev.csv``, ``sts-test.csv``): TAB-separated, no header,
@@ -33,11 +34,8 @@
   (trec_eval ``-c``). BEIR's own ``EvaluateRetrieval.evaluate`` averages over the queries present
   in both, so the two agree whenever every query has results. Ids are compared as strings, so
   ``1`` and ``"1"`` name the same document.
-* `classification(train_X, train_y, test_X, test_y, seed=0)` → `ClassificationResult`:
-  accuracy and macro-F1 of a scikit-learn ``LogisticRegression`` (lbfgs, ``max_iter=1000``)
-  trained on the training vectors.
 
-scikit-learn (the ``text`` extra) is imported lazily by `classification`; the others need SciPy only.
+These need SciPy only.
 """
 
 from __future__ import annotations
@@ -53,12 +51,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import FormatError, InvalidInputError, MissingExtraError
+from ..errors import FormatError, InvalidInputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["read_sts", "sts", "read_beir", "retrieval", "classification", "STSData", "STSResult",
-           "BeirData", "RetrievalResult", "ClassificationResult"]
+__all__ = ["read_sts", "sts", "read_beir", "retrieval", "STSData", "STSResult", "BeirData",
+           "RetrievalResult"]
 
 
 def _lines(path: Path):
@@ -367,59 +365,3 @@ def retrieval(results: Mapping, qrels: Mapping, k_values: Iterable[int] = (1, 3,
     by_k = {metric: {k: means[f"{metric}@{k}"] for k in ks} for metric in ("ndcg", "recall", "precision", "mrr")}
     return RetrievalResult(means["ndcg@10"], means["recall@100"], means["mrr@10"], len(per_query), missing,
                            **by_k, per_query=per_query)
-
-
-# ------------------------------------------------------------------------------------------ classification
-@dataclass
-class ClassificationResult:
-    """Accuracy and macro-F1 on the test set of a logistic regression trained on the training vectors."""
-
-    accuracy: float
-    macro_f1: float
-    n_train: int
-    n_test: int
-    n_classes: int
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    def __str__(self) -> str:
-        return (f"accuracy {self.accuracy:.4f}, macro-F1 {self.macro_f1:.4f} "
-                f"({self.n_classes} classes, {self.n_train} train, {self.n_test} test)")
-
-
-def _checked_xy(X, y, what: str) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(list(y) if not isinstance(y, np.ndarray) else y)
-    if X.ndim != 2:
-        raise InvalidInputError(f"{what} vectors must be a 2-D (n, dim) array, got shape {X.shape}")
-    if len(X) != len(y):
-        raise InvalidInputError(f"{len(X)} {what} vectors but {len(y)} {what} labels")
-    if not len(X):
-        raise InvalidInputError(f"no {what} vectors")
-    if not np.isfinite(X).all():
-        raise InvalidInputError(f"{what} vectors contain NaN or infinity")
-    return X, y
-
-
-def classification(train_X, train_y, test_X, test_y, seed: int = 0, *, C: float = 1.0,
-                   max_iter: int = 1000) -> ClassificationResult:
-    """Accuracy and macro-F1 (scikit-learn's, over the labels of test and predictions) of a
-    ``LogisticRegression(C=C, max_iter=max_iter, random_state=seed)`` fitted on the training set."""
-    try:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import accuracy_score, f1_score
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise MissingExtraError("scikit-learn", "text") from None
-    train_X, train_y = _checked_xy(train_X, train_y, "training")
-    test_X, test_y = _checked_xy(test_X, test_y, "test")
-    if train_X.shape[1] != test_X.shape[1]:
-        raise InvalidInputError(f"training vectors have {train_X.shape[1]} dims, test vectors {test_X.shape[1]}")
-    classes = np.unique(train_y)
-    if len(classes) < 2:
-        raise InvalidInputError(f"the training labels hold {len(classes)} class; need at least 2")
-    model = LogisticRegression(C=C, max_iter=max_iter, random_state=seed).fit(train_X, train_y)
-    predicted = model.predict(test_X)
-    return ClassificationResult(float(accuracy_score(test_y, predicted)),
-                                float(f1_score(test_y, predicted, average="macro", zero_division=0)),
-                                len(train_X), len(test_X), len(classes))
