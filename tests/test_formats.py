@@ -130,6 +130,25 @@ def test_native_metadata_and_metric_round_trip(tmp_path):
     assert load(tmp_path / "e.emb", metric="euclidean").metric == "euclidean"
 
 
+def test_native_keeps_the_encoder_spec(tmp_path):
+    spec = {"kind": "image", "model": "efficientnet-lite0", "normalize": True}
+    emb = Embeddings(["a", "b"], [[1.0, 0.0], [0.0, 1.0]], encoder=spec)
+    loaded = load(save(emb, tmp_path / "e.emb"))
+    assert loaded.encoder == spec
+    assert loaded.subset(["b"]).encoder == spec and loaded.normalized().encoder == spec
+    assert json.loads((tmp_path / "e.emb" / "meta.json").read_text())["encoder"] == spec
+    other = Embeddings(["c"], [[1.0, 1.0]], encoder={"kind": "text", "model": "minilm"})
+    assert loaded.concat(other).encoder is None  # vectors from two encoders share no encoder
+
+
+def test_native_rejects_a_malformed_encoder_field(tmp_path):
+    path = save(sample(), tmp_path / "e.emb")
+    meta = json.loads((path / "meta.json").read_text())
+    (path / "meta.json").write_text(json.dumps({**meta, "encoder": "minilm"}))
+    with pytest.raises(FormatError, match='"encoder" must be a JSON object'):
+        load(path)
+
+
 def test_native_layout(tmp_path):
     path = save(sample(metadata={"n": [1, 2, 3, 4]}), tmp_path / "e.emb")
     assert siblings(path) == ["keys.jsonl", "meta.json", "metadata.jsonl", "vectors.npy"]

@@ -179,3 +179,23 @@ def test_dim_is_clipped_to_what_the_corpus_allows(caplog):
     assert "clipped to 5" in caplog.text
     assert lsa.transform(["red pear"]).shape == (1, 5)
     assert lsa.fit(texts * 60 + [f"word{i} word{i + 1}" for i in range(300)]).dim == 256  # refit: as asked
+
+
+def test_a_saved_model_is_remade_from_its_encoder_spec(tmp_path, corpus, fitted):
+    from embedworks.encode.registry import from_spec, spec_of
+
+    assert spec_of(LSA(dim=4)) is None  # nothing to remake an unsaved model from
+    fitted.save(tmp_path / "lsa")
+    spec = spec_of(fitted)
+    assert spec == {"kind": "lsa", "path": str((tmp_path / "lsa").resolve())}
+    texts = corpus[0]
+    emb = fitted.encode(texts, keys=range(len(texts)))
+    assert emb.encoder == spec
+    np.testing.assert_array_equal(from_spec(spec).encode_array(texts), emb.vectors)
+
+
+def test_an_unknown_encoder_kind_is_named():
+    from embedworks.encode.registry import from_spec
+
+    with pytest.raises(InvalidInputError, match="unknown encoder kind 'video'"):
+        from_spec({"kind": "video"})

@@ -12,7 +12,9 @@ damages or removes an existing file.
 Native layout (a directory, suffix `.emb` by convention)::
 
     meta.json        {"format": "embedworks", "version": 1, "count", "dim", "metric",
-                      "dtype": "float32", "key_type": "str" | "int", "metadata_columns": [...]}
+                      "dtype": "float32", "key_type": "str" | "int", "metadata_columns": [...],
+                      "encoder": {...} (only when an encoder made the vectors; optional, so
+                      version 1 files with and without it read the same)}
     vectors.npy      (count, dim) float32, loaded memory-mapped
     keys.jsonl       one JSON key per line (any characters survive)
     metadata.jsonl   one JSON list per key, values in `metadata_columns` order (only with columns)
@@ -692,7 +694,10 @@ def _load_native(path: Path, limit, metric) -> Embeddings:
     keys = _load_native_keys(path / "keys.jsonl", n, meta["key_type"])
     columns = meta.get("metadata_columns", [])
     metadata = _load_native_metadata(path / "metadata.jsonl", n, columns) if columns else None
-    return Embeddings(keys, vectors[:n], metadata, metric=metric or meta["metric"])
+    encoder = meta.get("encoder")
+    if encoder is not None and not isinstance(encoder, dict):
+        raise FormatError(f'"encoder" must be a JSON object, got {encoder!r}', path=path / "meta.json")
+    return Embeddings(keys, vectors[:n], metadata, metric=metric or meta["metric"], encoder=encoder)
 
 
 def _key_type(keys: list) -> str:
@@ -728,6 +733,8 @@ def _save_native(emb: Embeddings, path: Path) -> Path:
     columns = list(emb.metadata)
     meta = {"format": "embedworks", "version": NATIVE_VERSION, "count": len(keys), "dim": emb.dim,
             "metric": emb.metric, "dtype": "float32", "key_type": _key_type(keys), "metadata_columns": columns}
+    if emb.encoder is not None:
+        meta["encoder"] = emb.encoder
     with atomic_directory(path) as temp:
         with open(temp / "vectors.npy", "wb") as f:
             np.save(f, np.asarray(emb.vectors, dtype=np.float32), allow_pickle=False)

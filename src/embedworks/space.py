@@ -41,10 +41,13 @@ class Embeddings:
     `metric` ("cosine", "dot" or "euclidean") is the default for similarity and search; scores
     are similarities for cosine and dot (higher is better) and distances for euclidean (lower
     is better). `vectors` may be a read-only memory map (native files load that way).
+    `encoder` is the spec of the encoder that made the vectors, when one did (a JSON-able dict,
+    see `embedworks.encode.registry`): it is saved with native files so that a query given as a
+    text or a file can be encoded the same way later.
     """
 
     def __init__(self, keys: Iterable, vectors, metadata: Mapping[str, Iterable] | None = None,
-                 metric: str = "cosine"):
+                 metric: str = "cosine", encoder: Mapping | None = None):
         keys = [normalize_key(k) for k in keys]
         vectors = vectors if isinstance(vectors, np.memmap) and vectors.dtype == np.float32 \
             else np.asarray(vectors, dtype=np.float32)
@@ -63,6 +66,7 @@ class Embeddings:
         self._vectors = vectors
         self.metric = check_metric(metric)
         self.metadata = self._checked_metadata(metadata, len(keys))
+        self.encoder = dict(encoder) if encoder is not None else None
         self._norms: np.ndarray | None = None
 
     @staticmethod
@@ -232,14 +236,15 @@ class Embeddings:
     def normalized(self) -> "Embeddings":
         """A copy with every row scaled to unit length (zero rows stay zero)."""
         scale = np.where(self.norms() > 0, self.norms(), 1)[:, None]
-        return Embeddings(self._keys, self._vectors / scale, self.metadata, self.metric)
+        return Embeddings(self._keys, self._vectors / scale, self.metadata, self.metric, self.encoder)
 
     def subset(self, keys: Iterable) -> "Embeddings":
         """A copy holding only `keys`, in the order given, with their metadata."""
         keys = list(keys)
         rows = [self.index_of(k) for k in keys]
         metadata = {name: [col[r] for r in rows] for name, col in self.metadata.items()}
-        return Embeddings(keys, np.array(self._vectors[rows]).reshape(-1, self.dim), metadata, self.metric)
+        return Embeddings(keys, np.array(self._vectors[rows]).reshape(-1, self.dim), metadata, self.metric,
+                          self.encoder)
 
     def add(self, keys: Iterable, vectors, metadata: Mapping[str, Iterable] | None = None) -> "Embeddings":
         """Append new keys and their vectors in place (returns self); nothing changes on error.
@@ -266,7 +271,8 @@ class Embeddings:
         dim = self.dim if len(self) else other.dim
         vectors = np.concatenate([np.asarray(self._vectors).reshape(-1, dim),
                                   np.asarray(other.vectors).reshape(-1, dim)])
-        return Embeddings(self._keys + other.keys, vectors, metadata, self.metric)
+        encoder = self.encoder if other.encoder in (None, self.encoder) else None
+        return Embeddings(self._keys + other.keys, vectors, metadata, self.metric, encoder)
 
     # ------------------------------------------------------------------ files
     def save(self, path, format: str | None = None) -> Path:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, MissingExtraError
 from ..learn.training import ProgressBar, check_int
+from ._media import Item, collect, report_skipped
 
 logger = logging.getLogger(__name__)
 
@@ -95,53 +95,24 @@ def _from_array(array: np.ndarray, where: str):
     return Image.fromarray(np.ascontiguousarray(array))
 
 
-@dataclass
-class _Item:
-    key: object
-    source: object  # a Path, a PIL image or an ndarray
-    label: str | None = None
-
-
-def _collect(inputs) -> tuple[list[_Item], bool]:
-    """The items to encode and whether they came from a folder with sub-folders (labels)."""
+def _convert(value, where: str):
     from PIL import Image
 
-    if isinstance(inputs, (str, os.PathLike)):
-        root = Path(inputs).expanduser()
-        if root.is_dir():
-            files = sorted(p for p in root.rglob("*")
-                           if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
-            if not files:
-                raise InvalidInputError(f"{root}: the folder holds no files (expected images)")
-            items = []
-            for path in files:
-                relative = path.relative_to(root)
-                label = relative.parts[0] if len(relative.parts) > 1 else None
-                items.append(_Item(relative.as_posix(), path, label))
-            return items, any(item.label is not None for item in items)
-        if not root.exists():
-            raise InvalidInputError(f"{root}: no such file or folder")
-        return [_Item(str(inputs), root)], False
-    if isinstance(inputs, (Image.Image, np.ndarray)):
-        inputs = [inputs]
-    elif not isinstance(inputs, Iterable) or isinstance(inputs, (bytes, bytearray)):
-        raise InvalidInputError("images must be a folder, a file path, or a list of paths, PIL images "
-                                f"or uint8 arrays, got {type(inputs).__name__}")
-    items = []
-    for i, value in enumerate(inputs):
-        if isinstance(value, (str, os.PathLike)):
-            items.append(_Item(str(value), Path(value).expanduser()))
-        elif isinstance(value, Image.Image):
-            items.append(_Item(i, value))
-        elif isinstance(value, np.ndarray):
-            items.append(_Item(i, _from_array(value, f"images[{i}]")))
-        else:
-            raise InvalidInputError(f"images[{i}] must be a path, a PIL image or a uint8 array, "
-                                    f"got {type(value).__name__}")
-    return items, False
+    if isinstance(value, Image.Image):
+        return value
+    if isinstance(value, np.ndarray):
+        return _from_array(value, where)
+    raise InvalidInputError(f"{where} must be a path, a PIL image or a uint8 array, got {type(value).__name__}")
 
 
-def _load(item: _Item):
+def _collect(inputs) -> list[Item]:
+    from PIL import Image
+
+    return collect(inputs, what="images", accepted="PIL images or uint8 arrays", convert=_convert,
+                   single=lambda value: isinstance(value, (Image.Image, np.ndarray)))
+
+
+def _load(item: Item):
     """(preprocessed array, None) or (None, reason) for a file that cannot be read."""
     from PIL import Image
 
@@ -201,7 +172,7 @@ class ImageEncoder:
             if not path.is_file():
                 raise InvalidInputError(f"{path}: no such weights file (give 'efficientnet-lite0' or "
                                         f"the path of an EfficientNet-Lite0 state dict)")
-            self.model = str(path)
+            self.model = str(path.resolve())
         else:
             raise InvalidInputError(f"model must be 'efficientnet-lite0' or a path, got {type(model).__name__}")
         self.device = _resolve_device(device)
@@ -219,6 +190,15 @@ class ImageEncoder:
         """The encoder for ``"efficientnet-lite0"`` or a local state dict; `options` as for `ImageEncoder`."""
         return cls(model, **options)
 
+    @property
+    def encoder_spec(self) -> dict:
+        """``{"kind": "image", "model": ..., "normalize": ...}``: remakes this encoder (see `encode.registry`)."""
+        return {"kind": "image", "model": self.model, "normalize": self.normalize}
+
+    @classmethod
+    def from_encoder_spec(cls, spec: dict) -> "ImageEncoder":
+        return cls(spec["model"], normalize=bool(spec.get("normalize", False)))
+
     def __repr__(self) -> str:
         return f"ImageEncoder(model={self.model!r}, dim={self.dim}, device={self.device!r})"
 
@@ -228,8 +208,8 @@ class ImageEncoder:
         import torch
 
         batch_size = check_int("batch_size", batch_size, 1)
-        items, _ = _collect(images)
-        kept: list[_Item] = []
+        items = _collect(images)
+        kept: list[Item] = []
         outputs = []
         skipped, reasons = [], []
         with ProgressBar(progress, total=len(items), description="encoding", unit="images") as bar, \
@@ -251,13 +231,7 @@ class ImageEncoder:
                     outputs.append(y.float().cpu().numpy())
                 bar.advance(len(chunk))
         self.last_skipped, self.last_skipped_reasons = skipped, reasons
-        if skipped:
-            shown = ", ".join(f"{k} ({r})" for k, r in zip(skipped[:3], reasons[:3]))
-            logger.warning("skipped %d of %d inputs that could not be read as images: %s%s",
-                           len(skipped), len(items), shown, ", …" if len(skipped) > 3 else "")
-        if isinstance(images, (str, os.PathLike)) and Path(images).expanduser().is_dir() and not kept:
-            raise InvalidInputError(f"{images}: the folder holds no readable image "
-                                    f"({len(skipped)} files skipped)")
+        report_skipped(logger, images, skipped, reasons, len(items), len(kept), "images")
         width = 1000 if head else self.dim
         result = np.concatenate(outputs) if outputs else np.zeros((0, width), dtype=np.float32)
         return kept, np.ascontiguousarray(result, dtype=np.float32)
@@ -278,7 +252,8 @@ class ImageEncoder:
         metadata = None
         if any(item.label is not None for item in kept):
             metadata = {"label": [item.label for item in kept]}
-        return Embeddings([item.key for item in kept], vectors, metadata, metric="cosine")
+        spec = {**self.encoder_spec, "normalize": self.normalize if normalize is None else bool(normalize)}
+        return Embeddings([item.key for item in kept], vectors, metadata, metric="cosine", encoder=spec)
 
     def encode_array(self, images, batch_size: int = 64, progress: bool | None = None,
                      normalize: bool | None = None) -> np.ndarray:

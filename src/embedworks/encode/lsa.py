@@ -115,6 +115,7 @@ class LSA:
         self.components: np.ndarray | None = None
         self.n_documents = 0
         self._vectorizer = None
+        self._path: Path | None = None  # where this fitted model was saved or loaded from
 
     def __repr__(self) -> str:
         state = f"{len(self.vocabulary):,} terms" if self.fitted else "not fitted"
@@ -217,6 +218,7 @@ class LSA:
         self.dim = dim
         self.n_documents = n_docs
         self._vectorizer = self._count_vectorizer(vocabulary)
+        self._path = None
         logger.info("LSA fitted: %d documents, %d terms, dim %d", n_docs, n_terms, dim)
         return tfidf
 
@@ -256,7 +258,20 @@ class LSA:
             return vectors
         from ..space import Embeddings
 
-        return Embeddings(keys, vectors, metric="cosine")
+        return Embeddings(keys, vectors, metric="cosine", encoder=self.encoder_spec)
+
+    @property
+    def encoder_spec(self) -> dict | None:
+        """``{"kind": "lsa", "path": ...}`` once saved or loaded (see `encode.registry`), else None."""
+        return {"kind": "lsa", "path": str(self._path)} if self._path is not None else None
+
+    @classmethod
+    def from_encoder_spec(cls, spec: dict) -> "LSA":
+        return cls.load(spec["path"])
+
+    def encode_array(self, texts: Iterable[str], batch_size: int = 4096, progress=None) -> np.ndarray:
+        """The (n, dim) float32 vectors of `texts`, as every encoder offers (see `encode`)."""
+        return self.encode(texts, batch_size=batch_size)
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> Path:
@@ -276,6 +291,7 @@ class LSA:
             with open(temp / "components.npy", "wb") as f:
                 np.save(f, self.components, allow_pickle=False)
             (temp / _MARKER).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        self._path = path.resolve()
         return path
 
     @classmethod
@@ -307,6 +323,7 @@ class LSA:
         model.vocabulary, model.idf, model.components = vocabulary, idf, components
         model.n_documents = meta["n_documents"]
         model._vectorizer = model._count_vectorizer(vocabulary)
+        model._path = path.resolve()
         return model
 
 

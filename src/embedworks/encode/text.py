@@ -342,6 +342,15 @@ class TextEncoder:
         """The encoder for ``"minilm"`` or a local model folder; `options` as for `TextEncoder`."""
         return cls(model, **options)
 
+    @property
+    def encoder_spec(self) -> dict:
+        """``{"kind": "text", "model": ...}``: remakes this encoder (see `encode.registry`)."""
+        return {"kind": "text", "model": self.model}
+
+    @classmethod
+    def from_encoder_spec(cls, spec: dict) -> "TextEncoder":
+        return cls(spec["model"])
+
     # -------------------------------------------------------------------------------- attributes
     @property
     def dim(self) -> int:
@@ -426,7 +435,13 @@ class TextEncoder:
             return vectors
         from ..space import Embeddings
 
-        return Embeddings(keys, vectors, metric="cosine")
+        return Embeddings(keys, vectors, metric="cosine", encoder=self.encoder_spec)
+
+
+    def encode_array(self, texts: Iterable[str] | str, batch_size: int = 64,
+                     progress: bool | None = None) -> np.ndarray:
+        """The (n, dim) float32 vectors of `texts`, as every encoder offers (see `encode`)."""
+        return self.encode(texts, batch_size=batch_size, progress=progress)
 
 
 def _checked_texts(texts) -> list[str]:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import EmbedworksError
+from ..errors import EmbedworksError
 
 app = typer.Typer(
     name="embedworks",
@@ -62,7 +62,7 @@ def parse_key(emb, text: str):
 
 
 def _load(path: Path, format: Optional[str] = None, limit: Optional[int] = None):
-    from . import load
+    from .. import load
 
     return load(path, format=format, limit=limit)
 
@@ -111,14 +111,38 @@ def convert(source: Path = typer.Argument(..., help="File to read."),
 @app.command()
 @friendly_errors
 def similar(file: Path = typer.Argument(..., help="Embeddings file."),
-            key: str = typer.Argument(..., help="Key whose neighbours to list."),
+            query: str = typer.Argument(..., help="A key of the set, or an image/audio file to encode with the "
+                                                  "set's encoder (sets made by `embedworks encode`)."),
             k: int = typer.Option(10, "-k", "--top", help="How many neighbours."),
+            text: bool = typer.Option(False, "--text", help="QUERY is a text to encode with the set's text encoder."),
             metric: Optional[str] = typer.Option(None, "--metric", "-m", help="cosine, dot or euclidean (default: the file's)."),
             format: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP)):
-    """List the k nearest neighbours of KEY."""
+    """List the k nearest neighbours of a key, or of a file or text encoded the way the set was."""
     emb = _load(file, format)
     metric = metric or emb.metric
-    print_neighbours(f"nearest to {key!r}", emb.most_similar(parse_key(emb, key), k=k, metric=metric), metric)
+    key = parse_key(emb, query)
+    if text or (key not in emb and Path(query).is_file()):
+        print_neighbours(f"nearest to {query!r}", emb.most_similar(_encoded_query(emb, query, text), k=k,
+                                                                   metric=metric), metric)
+        return
+    print_neighbours(f"nearest to {query!r}", emb.most_similar(key, k=k, metric=metric), metric)
+
+
+def _encoded_query(emb, query: str, is_text: bool):
+    """The vector of a text or file query, made by the encoder recorded with `emb`."""
+    from ..encode.registry import from_spec
+    from ..errors import InvalidInputError
+
+    kinds = ("text", "lsa") if is_text else ("image", "audio")
+    if emb.encoder is None or emb.encoder.get("kind") not in kinds:
+        made_by = f"a {emb.encoder['kind']} encoder" if emb.encoder else "no recorded encoder"
+        what = "a text query" if is_text else f"{query}: not a key of the set, and a file query"
+        raise InvalidInputError(f"{what} needs a set made by a {' or '.join(kinds)} encoder "
+                                f"(this one has {made_by})")
+    vectors = from_spec(emb.encoder).encode_array([query])
+    if not len(vectors):
+        raise InvalidInputError(f"{query}: could not be read as {emb.encoder['kind']}")
+    return vectors[0]
 
 
 @app.command()
@@ -180,7 +204,7 @@ def train_word2vec(
         seed: int = typer.Option(0, help="Random seed."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Train Word2Vec (skip-gram or CBOW) on CORPUS."""
-    from .learn import Word2Vec
+    from ..learn import Word2Vec
 
     model = Word2Vec(sg=sg, dim=dim, window=window, negative=negative, hs=hs, sample=sample,
                      min_count=min_count, epochs=epochs, workers=workers, seed=seed,
@@ -208,7 +232,7 @@ def train_fasttext(
         seed: int = typer.Option(0, help="Random seed."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Train FastText (subword-aware word vectors) on CORPUS."""
-    from .learn import FastText
+    from ..learn import FastText
 
     model = FastText(sg=sg, dim=dim, window=window, negative=negative, sample=sample, min_count=min_count,
                      min_n=min_n, max_n=max_n, bucket=bucket, epochs=epochs, workers=workers, seed=seed,
@@ -233,7 +257,7 @@ def train_glove(
         seed: int = typer.Option(0, help="Random seed."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
     """Train GloVe on CORPUS."""
-    from .learn import GloVe
+    from ..learn import GloVe
 
     model = GloVe(dim=dim, window=window, min_count=min_count, x_max=x_max, alpha=alpha,
                   learning_rate=learning_rate, epochs=epochs, workers=workers, seed=seed,
@@ -245,7 +269,7 @@ RATINGS_HELP = "Interactions file: user, item, value[, timestamp] (CSV/TSV, any 
 
 
 def _read_interactions(path: Path, sep: Optional[str], min_value: Optional[float] = None):
-    from .data import Interactions
+    from ..data import Interactions
 
     interactions = Interactions.from_csv(path, sep=sep)
     return interactions if min_value is None else interactions.filter(min_value=min_value)
@@ -276,7 +300,7 @@ def train_mf(ratings: Path = typer.Argument(..., help=RATINGS_HELP),
              seed: int = typer.Option(0, help="Random seed."),
              sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed).")):
     """Explicit-rating matrix factorisation: rating ≈ mean + user bias + item bias + user · item."""
-    from .learn import MatrixFactorization
+    from ..learn import MatrixFactorization
 
     model = MatrixFactorization(factors=factors, epochs=epochs, learning_rate=learning_rate,
                                 regularization=regularization, implicit_term=implicit_term, seed=seed)
@@ -300,7 +324,7 @@ def train_als(ratings: Path = typer.Argument(..., help=RATINGS_HELP),
               seed: int = typer.Option(0, help="Random seed."),
               sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed).")):
     """Implicit-feedback ALS (Hu, Koren & Volinsky 2008): clicks, plays, purchases."""
-    from .learn import ALS
+    from ..learn import ALS
 
     model = ALS(factors=factors, regularization=regularization, alpha=alpha, iterations=iterations,
                 solver=solver, workers=workers, seed=seed)
@@ -320,7 +344,7 @@ def train_bpr(ratings: Path = typer.Argument(..., help=RATINGS_HELP),
               seed: int = typer.Option(0, help="Random seed."),
               sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed).")):
     """Bayesian personalised ranking with sampled negatives."""
-    from .learn import BPR
+    from ..learn import BPR
 
     model = BPR(factors=factors, learning_rate=learning_rate, regularization=regularization,
                 iterations=iterations, workers=workers, seed=seed)
@@ -328,7 +352,7 @@ def train_bpr(ratings: Path = typer.Argument(..., help=RATINGS_HELP),
 
 
 def _load_recommender(path: Path):
-    from .learn.recommend import Recommender
+    from ..learn.recommend import Recommender
 
     return Recommender.load(path)
 
@@ -355,8 +379,8 @@ def eval_recommend(model_dir: Path = typer.Argument(..., help="Model directory."
                    sep: Optional[str] = typer.Option(None, help="Field separator (default: sniffed)."),
                    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Ranking metrics @k (training items excluded), and RMSE/MAE for rating models."""
-    from .data import Interactions
-    from .evaluate import ranking_metrics, rating_metrics
+    from ..data import Interactions
+    from ..evaluate import ranking_metrics, rating_metrics
 
     model = _load_recommender(model_dir)
     held_out = Interactions.from_csv(test, sep=sep, user_ids=model.user_ids, item_ids=model.item_ids, extend=True)
@@ -373,7 +397,7 @@ GRAPH_HELP = "Edge list (source target [weight] per line; CSV/TSV/space, .gz) or
 
 
 def _read_graph(path: Path, directed: bool, weighted: Optional[bool]):
-    from .data import Graph
+    from ..data import Graph
 
     if path.suffix == ".mat":
         return Graph.from_mat(path, directed=directed or None, weighted=weighted)
@@ -381,7 +405,7 @@ def _read_graph(path: Path, directed: bool, weighted: Optional[bool]):
 
 
 def _walk_trainer(kind: str, dim, walk_length, num_walks, window, p, q, epochs, workers, seed, quiet):
-    from .learn import DeepWalk, Node2Vec
+    from ..learn import DeepWalk, Node2Vec
 
     common = dict(dim=dim, walk_length=walk_length, num_walks=num_walks, window=window, epochs=epochs,
                   workers=workers, seed=seed, progress=False if quiet else None)
@@ -458,7 +482,7 @@ def eval_nodes(emb_file: Path = typer.Argument(..., help="Node embeddings."),
                seed: Seed = 0,
                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Node classification: Macro-F1 and Micro-F1 of one-vs-rest logistic regression."""
-    from .evaluate import node_classification
+    from ..evaluate import node_classification
 
     result = node_classification(_load(emb_file), labels, train_ratio=train_ratio, repeats=repeats, seed=seed)
     _print_mapping(result.to_dict(), as_json)
@@ -473,7 +497,7 @@ def eval_links(edges: Path = typer.Argument(..., help=GRAPH_HELP),
                directed: Directed = False, weighted: Weighted = None, workers: Workers = 2, seed: Seed = 0,
                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Link prediction: hold out edges, train node2vec on the rest, ROC-AUC per edge operator."""
-    from .evaluate import link_prediction
+    from ..evaluate import link_prediction
 
     graph = _read_graph(edges, directed, weighted)
     model = _walk_trainer("node2vec", dim, walk_length, num_walks, window, p, q, epochs, workers, seed, True)
@@ -516,7 +540,7 @@ def eval_analogy(emb_file: Path = typer.Argument(..., help="Embeddings file."),
                  method: str = typer.Option("3cosadd", help="3cosadd or 3cosmul."),
                  as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Analogy accuracy, overall and per section, with out-of-vocabulary questions counted."""
-    from .evaluate import analogy as score_analogy
+    from ..evaluate import analogy as score_analogy
 
     _print_result(score_analogy(_load(emb_file), questions, restrict_vocab=restrict_vocab, method=method), as_json)
 
@@ -527,7 +551,7 @@ def eval_similarity(emb_file: Path = typer.Argument(..., help="Embeddings file."
                     pairs: Path = typer.Argument(..., help="Word-pair file: WordSim-353, SimLex-999, MEN …"),
                     as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Spearman and Pearson correlation of cosine similarity with human scores."""
-    from .evaluate import word_similarity
+    from ..evaluate import word_similarity
 
     _print_result(word_similarity(_load(emb_file), pairs), as_json)
 
@@ -539,7 +563,7 @@ VIZ_WHERE_HELP = "Keep keys whose metadata COLUMN=VALUE (repeat for more; the sa
 
 def _viz_where(conditions: Optional[list[str]]):
     """--where COLUMN=VALUE options as a `select` filter: {column: [values]}."""
-    from .errors import InvalidInputError
+    from ..errors import InvalidInputError
 
     where: dict[str, list[str]] = {}
     for condition in conditions or []:
@@ -592,8 +616,8 @@ def plot_command(
     """Draw a 2-D or 3-D map of the embeddings (t-SNE, UMAP or PCA) to a PNG, SVG or PDF."""
     import time
 
-    from .visualize import plot as draw_plot
-    from .visualize.project import check_method
+    from ..visualize import plot as draw_plot
+    from ..visualize.project import check_method
 
     emb = _load(file, format)
     method = check_method(method)
@@ -628,8 +652,8 @@ def projector_command(
     """Write an interactive projector: one self-contained HTML page (WebGL, no server, no network)."""
     import time
 
-    from .visualize import projector
-    from .visualize.projector import _parse_methods
+    from ..visualize import projector
+    from ..visualize.projector import _parse_methods
 
     emb = _load(file, format)
     method_list = _parse_methods(methods)
@@ -650,7 +674,7 @@ def projector_command(
 def demo(output: Path = typer.Option(Path("demo-output"), "--output", "-o", help="Folder for what the demo writes."),
          workers: int = typer.Option(2, "--workers", help="Training threads.")):
     """Run the tour on bundled data: learn word vectors, query them, save them."""
-    from .demo import run
+    from ..demo import run
 
     run(output, workers=workers, console=out)
 
@@ -675,7 +699,7 @@ def index_text(corpus: Path = typer.Argument(..., help=TEXT_CORPUS_HELP),
     """Encode every document of CORPUS and save a semantic search index (query it with `embedworks search`)."""
     import time
 
-    from .search import TextIndex
+    from ..search import TextIndex
 
     started = time.perf_counter()
     index = TextIndex.build(corpus, encoder=model, batch_size=batch_size, dim=dim, seed=seed)
@@ -696,7 +720,7 @@ def search(index_dir: Path = typer.Argument(..., help="Index directory from `emb
 
     from rich.text import Text
 
-    from .search import TextIndex
+    from ..search import TextIndex
 
     index = TextIndex.load(index_dir)
     hits = index.search(query, k=k)
@@ -719,3 +743,7 @@ def search(index_dir: Path = typer.Argument(..., help="Index directory from `emb
     for row in rows:
         table.add_row(str(row["rank"]), Text(str(row["id"])), f"{row['score']:.4f}", Text(row["snippet"]))
     out.print(table)
+
+
+# Command groups that live in their own modules register themselves on import.
+from . import media  # noqa: E402,F401
