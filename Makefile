@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # Extras installed for demo and test; torch==2.13.0 (a CPU wheel on disk) goes in first
 # whenever one of them needs torch, because any other torch pulls a multi-GB CUDA build.
 EXTRAS ?= all,test
-TORCH_EXTRAS := text image audio all
+TORCH_EXTRAS := text image audio all tabular
 BENCH_VENV ?= .venv-bench
 
 .PHONY: demo test test-fast browser bench clean
@@ -53,6 +53,9 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/graphs.py
 	$(BENCH_VENV)/bin/python benchmarks/text.py
 	$(BENCH_VENV)/bin/python benchmarks/tsne.py
+	$(BENCH_VENV)/bin/python benchmarks/images.py
+	$(BENCH_VENV)/bin/python benchmarks/audio.py
+	$(BENCH_VENV)/bin/python benchmarks/entity.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build src/*.egg-info

@@ -7,3 +7,5 @@ from .interactions import Interactions  # noqa: E402
 __all__ += ["Interactions"]
 from .graph import Graph  # noqa: E402
 __all__ += ["Graph"]
+from .table import Table, TableEncoder  # noqa: E402
+__all__ += ["Table", "TableEncoder"]
