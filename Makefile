@@ -56,6 +56,8 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/images.py
 	$(BENCH_VENV)/bin/python benchmarks/audio.py
 	$(BENCH_VENV)/bin/python benchmarks/entity.py
+	$(BENCH_VENV)/bin/python benchmarks/ann.py
+	$(BENCH_VENV)/bin/python benchmarks/serve_load.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build src/*.egg-info

@@ -747,4 +747,6 @@ def search(index_dir: Path = typer.Argument(..., help="Index directory from `emb
 
 # Command groups that live in their own modules register themselves on import.
 from . import media  # noqa: E402,F401
+from . import serve  # noqa: E402,F401
+from . import collection  # noqa: E402,F401
 from . import tabular  # noqa: E402,F401

@@ -8,6 +8,7 @@ and then recomputes the final k distances exactly, so results are the true top-k
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def as_queries(queries, dim: int) -> np.ndarray:
         q = q[None, :]
     if q.ndim != 2 or q.shape[1] != dim:
         raise DimensionError(f"query vectors have shape {np.shape(queries)}, expected (n, {dim}) or ({dim},)")
-    if not np.isfinite(q).all():
+    if not math.isfinite(q.sum()) and not np.isfinite(q).all():  # a finite sum proves every value finite
         raise InvalidInputError("query vectors contain NaN or infinity")
     return q
 
@@ -160,8 +161,11 @@ def _finish(best_idx, best_val, queries, matrix, metric):
 class ExactIndex:
     """Brute-force index over keyed vectors; the reference every approximate index is checked against.
 
-    Implements the `Index` protocol: `add(keys, vectors)`, `search(queries, k) -> (keys, scores)`,
-    `save(path)`, `ExactIndex.load(path)`, `len(index)`.
+    Implements the `Index` protocol: `add(keys, vectors)`, `remove(keys)`,
+    `search(queries, k, filter=None) -> (keys, scores)`, `save(path)`, `ExactIndex.load(path)`,
+    `len(index)`. Rows live in one growable matrix (appends are amortised O(1), a removal moves
+    the last row into the hole) with row norms kept up to date, so adds, removes and searches can
+    interleave without recomputing anything over the whole matrix.
     """
 
     kind = "exact"
@@ -173,9 +177,8 @@ class ExactIndex:
         self.metric = check_metric(metric)
         self._keys: list = []
         self._positions: dict = {}
-        self._blocks: list[np.ndarray] = []
         self._matrix = np.empty((0, dim), dtype=np.float32)
-        self._norms: np.ndarray | None = None
+        self._norms = np.empty(0, dtype=np.float32)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -186,10 +189,8 @@ class ExactIndex:
 
     @property
     def vectors(self) -> np.ndarray:
-        if self._blocks:
-            self._matrix = np.concatenate([self._matrix, *self._blocks])
-            self._blocks = []
-        return self._matrix
+        """The (len, dim) matrix in row order (a view: do not modify)."""
+        return self._matrix[:len(self._keys)]
 
     def add(self, keys, vectors) -> None:
         """Append vectors under new keys; nothing is added if any key or vector is invalid."""
@@ -197,32 +198,51 @@ class ExactIndex:
         vectors = as_queries(vectors, self.dim) if len(keys) else np.empty((0, self.dim), np.float32)
         if len(keys) != len(vectors):
             raise DimensionError(f"{len(keys)} keys but {len(vectors)} vectors")
-        seen = set()
-        for key in keys:
-            if key in self._positions or key in seen:
-                raise InvalidInputError(f"key {key!r} is already in the index")
-            seen.add(key)
-        for key in keys:
-            self._positions[key] = len(self._keys)
-            self._keys.append(key)
-        self._blocks.append(vectors.copy())
-        self._norms = None
+        check_new_keys(keys, self._positions)
+        n, end = len(self._keys), len(self._keys) + len(keys)
+        if end > len(self._matrix):
+            capacity = max(end, 2 * len(self._matrix), 1024)
+            self._matrix = _grown(self._matrix, n, capacity)
+            self._norms = _grown(self._norms, n, capacity)
+        self._matrix[n:end] = vectors
+        self._norms[n:end] = row_norms(vectors)
+        for row, key in enumerate(keys, n):
+            self._positions[key] = row
+        self._keys.extend(keys)
 
-    def search(self, queries, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Keys (object array, None where fewer than k exist) and scores, each shaped (n_queries, k)."""
-        matrix = self.vectors
-        if self.metric != "dot" and self._norms is None:
-            self._norms = row_norms(matrix)
-        idx, scores = top_k(queries, matrix, k, self.metric, norms=self._norms)
-        keys = np.empty(idx.shape, dtype=object)
-        lookup = np.asarray(self._keys + [None], dtype=object)
-        keys[:] = lookup[idx]  # -1 picks the trailing None
-        return keys, scores
+    def remove(self, keys) -> None:
+        """Drop `keys` (each must be present; nothing is removed otherwise)."""
+        keys = list(keys)
+        for key in keys:
+            if key not in self._positions:
+                raise UnknownKeyError(key, self._keys)
+        for key in dict.fromkeys(keys):
+            row, last = self._positions.pop(key), len(self._keys) - 1
+            if row != last:
+                moved = self._keys[last]
+                self._keys[row], self._positions[moved] = moved, row
+                self._matrix[row], self._norms[row] = self._matrix[last], self._norms[last]
+            self._keys.pop()
+
+    def search(self, queries, k: int = 10, *, filter=None) -> tuple[np.ndarray, np.ndarray]:
+        """Keys (object array, None where fewer than k exist) and scores, each shaped (n_queries, k).
+
+        `filter` (an iterable of keys) limits the candidates to those keys; keys not in the index
+        are ignored, so k results come back whenever at least k of the allowed keys are present.
+        """
+        n = len(self._keys)
+        rows = None
+        if filter is not None:
+            positions = self._positions
+            rows = np.fromiter((positions[key] for key in filter if key in positions), dtype=np.int64)
+            rows.sort()
+        idx, scores = top_k(queries, self._matrix[:n], k, self.metric, norms=self._norms[:n], rows=rows)
+        return keys_at(idx, self._keys), scores
 
     def vector(self, key) -> np.ndarray:
         if key not in self._positions:
             raise UnknownKeyError(key, self._keys)
-        return self.vectors[self._positions[key]].copy()
+        return self._matrix[self._positions[key]].copy()
 
     def save(self, path) -> Path:
         """Write the index as a native embeddings directory (see `embedworks.formats`)."""
@@ -238,3 +258,27 @@ class ExactIndex:
         index = cls(emb.dim, emb.metric)
         index.add(emb.keys, np.asarray(emb.vectors))
         return index
+
+
+def keys_at(idx: np.ndarray, keys: list) -> np.ndarray:
+    """An object array shaped like `idx` holding `keys[i]` for every i >= 0 and None for -1."""
+    found = np.full(idx.shape, None, dtype=object)
+    hit = idx >= 0
+    found[hit] = [keys[i] for i in idx[hit].tolist()]
+    return found
+
+
+def check_new_keys(keys: list, present) -> None:
+    """Raise naming the first key of `keys` that is in `present` or repeated within `keys`."""
+    seen = set()
+    for key in keys:
+        if key in present or key in seen:
+            raise InvalidInputError(f"key {key!r} is already in the index")
+        seen.add(key)
+
+
+def _grown(array: np.ndarray, used: int, capacity: int) -> np.ndarray:
+    """A copy of `array`'s first `used` rows with room for `capacity` rows."""
+    grown = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
+    grown[:used] = array[:used]
+    return grown
