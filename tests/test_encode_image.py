@@ -133,3 +133,65 @@ def test_same_padding_is_tensorflow_style():
         got = conv(x)
     assert got.shape == (1, 3, 4, 4)
     torch.testing.assert_close(got, expected)
+
+
+# ---------------------------------------------------------------- an independent forward pass
+STRIDE_2_BLOCKS = {1, 3, 5, 11}  # EfficientNet-B0's stage layout (Lite0 keeps it)
+
+
+def _same_pad(x, k, s):
+    """TensorFlow "same" padding of an (C, H, W) array: the extra row/column goes bottom/right."""
+    pads = []
+    for size in x.shape[1:]:
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return np.pad(x, [(0, 0), *pads])
+
+
+def _conv(x, weight, stride, groups=1):
+    """A float64 NumPy convolution of (C, H, W) by (O, C/groups, k, k), "same" padded."""
+    k = weight.shape[-1]
+    windows = np.lib.stride_tricks.sliding_window_view(_same_pad(x, k, stride), (k, k), axis=(1, 2))
+    windows = windows[:, ::stride, ::stride]  # (C, H', W', k, k)
+    if groups == 1:
+        return np.einsum("chwij,ocij->ohw", windows, weight)
+    return np.einsum("chwij,cij->chw", windows, weight[:, 0])  # depthwise
+
+
+def _bn(x, state, name):
+    scale = state[f"{name}.weight"] / np.sqrt(state[f"{name}.running_var"] + 1e-3)
+    return (x - state[f"{name}.running_mean"][:, None, None]) * scale[:, None, None] + state[f"{name}.bias"][:, None, None]
+
+
+def _relu6(x):
+    return np.clip(x, 0, 6)
+
+
+def reference_lite0_features(state, image):
+    """EfficientNet-Lite0 penultimate features of one (3, H, W) image, written from the paper's
+    layout and the state dict's names alone (no torch, no embedworks code)."""
+    x = _relu6(_bn(_conv(image, state["_conv_stem.weight"], 2), state, "_bn0"))
+    for b in range(16):
+        p = f"_blocks.{b}."
+        y = _relu6(_bn(_conv(x, state[p + "_expand_conv.weight"], 1), state, p + "_bn0")) \
+            if p + "_expand_conv.weight" in state else x
+        stride = 2 if b in STRIDE_2_BLOCKS else 1
+        y = _relu6(_bn(_conv(y, state[p + "_depthwise_conv.weight"], stride, groups=y.shape[0]), state, p + "_bn1"))
+        y = _bn(_conv(y, state[p + "_project_conv.weight"], 1), state, p + "_bn2")
+        x = y + x if stride == 1 and y.shape == x.shape else y
+    x = _relu6(_bn(_conv(x, state["_conv_head.weight"], 1), state, "_bn1"))
+    return x.mean(axis=(1, 2))
+
+
+def test_forward_pass_matches_an_independent_numpy_implementation(encoder):
+    import torch
+
+    from embedworks.encode.image import lite0_weights_path
+
+    state = {name: tensor.double().numpy()
+             for name, tensor in torch.load(lite0_weights_path(), map_location="cpu", weights_only=True).items()}
+    image = np.random.default_rng(0).uniform(-1, 1, size=(3, 67, 53))  # odd sizes exercise the padding
+    expected = reference_lite0_features(state, image)
+    with torch.inference_mode():
+        got = encoder._network.features(torch.from_numpy(image[None].astype(np.float32)).to(encoder.device))
+    np.testing.assert_allclose(got.cpu().numpy()[0], expected, rtol=1e-3, atol=1e-3)
