@@ -1,18 +1,20 @@
 """Atomic writes: build a file or directory beside its target, then rename it into place.
 
 A failure at any point leaves what was at the target untouched; a reader never sees half a file.
+`read_marker` reads back the JSON file that names what a saved directory holds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import os
 import shutil
 import uuid
 from pathlib import Path
 
-from .errors import InvalidInputError
+from .errors import FormatError, InvalidInputError
 
 
 def temp_sibling(path: Path, tag: str) -> Path:
@@ -78,3 +80,28 @@ def atomic_directory(path: Path, marker: str | None = None):
         raise
     if old:
         shutil.rmtree(old)
+
+
+def read_marker(folder, marker: str, format: str, version: int, what: str, fields=()) -> dict:
+    """The JSON object in `folder / marker` that names a saved directory's format, checked: it
+    exists, is valid JSON, says ``"format": format``, has a ``"version"`` no newer than `version`
+    and every one of `fields`; otherwise a `FormatError` naming the file and saying it is not
+    `what` (e.g. "an LSA model")."""
+    folder = Path(folder)
+    path = folder / marker
+    if not path.is_file():
+        raise FormatError(f"not {what}: no {marker}", path=folder)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FormatError(f"not valid JSON ({error})", path=path) from None
+    if not isinstance(meta, dict) or meta.get("format") != format:
+        raise FormatError(f'not {what} (expected "format": "{format}")', path=path)
+    found = meta.get("version")
+    if isinstance(found, bool) or not isinstance(found, int) or found > version:
+        raise FormatError(f"format version {found!r} is not one this embedworks reads (≤ {version}); "
+                          "upgrade embedworks", path=path)
+    missing = [field for field in fields if field not in meta]
+    if missing:
+        raise FormatError(f"missing fields {missing}", path=path)
+    return meta

@@ -40,13 +40,13 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DimensionError, FormatError, InvalidInputError
-from .files import atomic_directory
+from .files import atomic_directory, read_marker
 from .space import Embeddings, normalize_key
 
 logger = logging.getLogger(__name__)
@@ -400,22 +400,10 @@ def _resolved_spec_of(encoder, saved: dict) -> dict:
 
 
 def _read_meta(path: Path) -> dict:
-    meta_path = path / _MARKER
-    if not meta_path.is_file():
-        raise FormatError("not a text index: no index.json", path=path)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise FormatError(f"not valid JSON ({error})", path=meta_path) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise FormatError(f'not a text index (expected "format": "{FORMAT}")', path=meta_path)
-    version = meta.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise FormatError(f"text index version {version!r} is not one this embedworks reads (≤ {VERSION}); "
-                          "upgrade embedworks", path=meta_path)
-    encoder = meta.get("encoder")
-    if "count" not in meta or not isinstance(encoder, dict) or encoder.get("kind") not in ("lsa", "text", "custom"):
-        raise FormatError("missing or malformed fields count / encoder", path=meta_path)
+    meta = read_marker(path, _MARKER, FORMAT, VERSION, "a text index", fields=("count", "encoder"))
+    encoder = meta["encoder"]
+    if not isinstance(encoder, dict) or encoder.get("kind") not in ("lsa", "text", "custom"):
+        raise FormatError(f"malformed encoder {encoder!r}", path=path / _MARKER)
     if encoder["kind"] == "text" and not isinstance(encoder.get("model"), str):
-        raise FormatError('encoder "model" must be a string', path=meta_path)
+        raise FormatError('encoder "model" must be a string', path=path / _MARKER)
     return meta

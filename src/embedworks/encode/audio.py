@@ -27,7 +27,6 @@ this module is imported.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError, InvalidInputError, MissingExtraError
+from ..files import read_marker
 from ..learn.training import ProgressBar, check_float, check_int
 from ._audio_features import MelSettings, log_mel, pooled_mfcc
 from ._media import Item, collect, report_skipped
@@ -333,24 +333,8 @@ class _Trained:
 
 def read_trained_config(folder) -> dict:
     """The JSON config of a trained CNN folder, checked; `FormatError` naming the file otherwise."""
-    folder = Path(folder).expanduser()
-    path = folder / TRAINED_MARKER
-    if not path.is_file():
-        raise FormatError(f"not a trained audio model: no {TRAINED_MARKER}", path=folder)
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"not valid JSON ({exc})", path=path) from None
-    if not isinstance(config, dict) or config.get("format") != TRAINED_FORMAT:
-        raise FormatError(f'not a trained audio model (expected "format": "{TRAINED_FORMAT}")', path=path)
-    version = config.get("version")
-    if not isinstance(version, int) or version > TRAINED_VERSION:
-        raise FormatError(f"audio model format version {version!r} is not one this embedworks reads "
-                          f"(<= {TRAINED_VERSION}); upgrade embedworks", path=path)
-    for field in ("mel", "channels", "dim", "duration"):
-        if field not in config:
-            raise FormatError(f"missing field {field!r}", path=path)
-    return config
+    return read_marker(Path(folder).expanduser(), TRAINED_MARKER, TRAINED_FORMAT, TRAINED_VERSION,
+                       "a trained audio model", fields=("mel", "channels", "dim", "duration"))
 
 
 # ------------------------------------------------------------------------------------ encoder

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError, InvalidInputError, MissingExtraError
-from ..files import atomic_directory
+from ..files import atomic_directory, read_marker
 
 logger = logging.getLogger(__name__)
 
@@ -339,22 +339,6 @@ def is_lsa_dir(path) -> bool:
 
 
 def read_meta(path: Path) -> dict:
-    meta_path = path / _MARKER
-    if not meta_path.is_file():
-        raise FormatError("not an LSA model: no meta.json", path=path)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise FormatError(f"not valid JSON ({error})", path=meta_path) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise FormatError(f'not an LSA model (expected "format": "{FORMAT}")', path=meta_path)
-    version = meta.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise FormatError(f"LSA format version {version!r} is not one this embedworks reads (≤ {VERSION}); "
-                          "upgrade embedworks", path=meta_path)
-    missing = [f for f in ("dim", "n_terms", "n_documents", "min_df", "max_df", "max_features", "sublinear_tf",
-                           "seed", "n_iter", "lowercase", "token_pattern", "ngram_range", "stop_words",
-                           "strip_accents") if f not in meta]
-    if missing:
-        raise FormatError(f"missing fields {missing}", path=meta_path)
-    return meta
+    return read_marker(path, _MARKER, FORMAT, VERSION, "an LSA model", fields=(
+        "dim", "n_terms", "n_documents", "min_df", "max_df", "max_features", "sublinear_tf", "seed", "n_iter",
+        "lowercase", "token_pattern", "ngram_range", "stop_words", "strip_accents"))

@@ -177,8 +177,8 @@ def read_model_folder(path) -> ModelSpec:
     if not any((folder / name).is_file() for name in _WEIGHT_FILES):
         raise ModelNotFoundError(f"missing the model weights ({' or '.join(_WEIGHT_FILES[:2])})", folder)
     if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
-        raise ModelNotFoundError(f"missing the tokenizer (tokenizer.json, or vocab.txt / "
-                                 f"sentencepiece files with tokenizer_config.json)", folder)
+        raise ModelNotFoundError("missing the tokenizer (tokenizer.json, or vocab.txt / "
+                                 "sentencepiece files with tokenizer_config.json)", folder)
     spec.hidden_size  # noqa: B018 - fails early, naming config.json
     if spec.max_seq_length is None:
         limit = None

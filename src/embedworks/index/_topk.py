@@ -1,7 +1,6 @@
 """Numba kernel for exact search: fold a block of scores into each query's running top-k."""
 
 import numba
-import numpy as np
 
 #: above this k the O(k) slot scan loses to NumPy's argpartition; `top_k` switches over
 MAX_SCAN_K = 128

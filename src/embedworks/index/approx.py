@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DimensionError, FormatError, InvalidInputError, MissingExtraError, UnknownKeyError
-from ..files import atomic_directory
+from ..files import atomic_directory, read_marker
 from .exact import as_queries, check_metric, check_new_keys, top_k
 
 logger = logging.getLogger(__name__)
@@ -586,21 +586,9 @@ def _empty_result(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def read_meta(path: Path) -> dict:
     """index.json of a saved approximate index, checked."""
-    meta_path = Path(path) / _MARKER
-    if not meta_path.is_file():
-        raise FormatError("not a saved index: no index.json", path=path)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise FormatError(f"not valid JSON ({error})", path=meta_path) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise FormatError(f'not an embedworks index (expected "format": "{FORMAT}")', path=meta_path)
-    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
-        raise FormatError(f"index version {meta.get('version')!r} is not one this embedworks reads "
-                          f"(≤ {VERSION}); upgrade embedworks", path=meta_path)
-    missing = [f for f in ("kind", "dim", "metric", "ids", "params") if f not in meta]
-    if missing or meta["kind"] not in KINDS:
-        raise FormatError(f"missing fields {missing} or unknown kind {meta.get('kind')!r}", path=meta_path)
+    meta = read_marker(path, _MARKER, FORMAT, VERSION, "a saved index", fields=("kind", "dim", "metric", "ids", "params"))
+    if meta["kind"] not in KINDS:
+        raise FormatError(f"unknown index kind {meta['kind']!r}", path=Path(path) / _MARKER)
     return meta
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DimensionError, FormatError, InvalidInputError
-from ..files import atomic_directory, atomic_file
+from ..files import atomic_directory, atomic_file, read_marker
 from ..formats import load as load_embeddings
 from ..index import INDEX_KINDS, load_index, make_index, resolve_kind
 from ..index.approx import import_faiss
@@ -537,18 +537,8 @@ def _read_json(path: Path) -> dict:
 
 
 def _read_config(path: Path) -> dict:
-    if not (path / _CONFIG).is_file():
-        raise FormatError(f"not a collection (no {_CONFIG})", path=path)
-    config = _read_json(path / _CONFIG)
-    if config.get("format") != FORMAT:
-        raise FormatError(f'not a collection (expected "format": "{FORMAT}")', path=path / _CONFIG)
-    if not isinstance(config.get("version"), int) or config["version"] > VERSION:
-        raise FormatError(f"collection version {config.get('version')!r} is newer than this embedworks reads "
-                          f"(≤ {VERSION}); upgrade embedworks", path=path / _CONFIG)
-    missing = [f for f in ("name", "dim", "metric", "index", "encoder") if f not in config]
-    if missing:
-        raise FormatError(f"missing fields {missing}", path=path / _CONFIG)
-    return config
+    return read_marker(path, _CONFIG, FORMAT, VERSION, "a collection",
+                       fields=("name", "dim", "metric", "index", "encoder"))
 
 
 def _read_current(path: Path) -> dict:
