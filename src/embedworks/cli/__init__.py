@@ -18,7 +18,7 @@ from ..errors import EmbedworksError
 
 app = typer.Typer(
     name="embedworks",
-    help="Turn objects into vectors and put the vectors to work: inspect, convert and query embeddings.",
+    help="Turn objects into vectors and put the vectors to work: learn, encode, search, evaluate, plot and serve embeddings.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
