@@ -64,7 +64,9 @@ def test_encode_images_errors(tmp_path):
 def test_similar_by_key_and_by_a_new_file(folder, tmp_path):
     target = tmp_path / "photos.emb"
     assert runner.invoke(app, ["encode", "images", str(folder), "-o", str(target), "--quiet"]).exit_code == 0
-    assert load(target).encoder == {"kind": "image", "model": "efficientnet-lite0", "normalize": False}
+    spec = load(target).encoder
+    assert (spec["kind"], spec["model"], spec["normalize"]) == ("image", "efficientnet-lite0", False)
+    assert spec["preprocessing"] == {"resize": 256, "crop": 224, "mean": [127.0] * 3, "std": [128.0] * 3}
 
     by_key = runner.invoke(app, ["similar", str(target), "cats/a.png", "-k", "2"])
     assert by_key.exit_code == 0, by_key.output

