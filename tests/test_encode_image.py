@@ -206,6 +206,7 @@ def _tiny_cnn():
     return nn.Sequential(nn.Conv2d(3, 6, 3, stride=2), nn.ReLU(), nn.Conv2d(6, 5, 3)).eval()  # a feature map out
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 def test_a_torchscript_model_encodes_with_its_own_preprocessing(tmp_path):
     import torch
 
@@ -231,7 +232,30 @@ def test_a_torchscript_model_encodes_with_its_own_preprocessing(tmp_path):
         encoder.predict([str(CHINA)])
 
 
+def test_an_exported_program_encodes_like_the_module(tmp_path):
+    import torch
+
+    module = _tiny_cnn()
+    path = tmp_path / "tiny.pt2"
+    batch = torch.export.Dim("batch")
+    torch.export.save(torch.export.export(module, (torch.zeros(2, 3, 24, 24),), dynamic_shapes=({0: batch},)),
+                      str(path))
+    how = {"resize": 30, "crop": 24, "mean": [127.0] * 3, "std": [64.0] * 3}
+    encoder = ImageEncoder.from_pretrained(path, preprocessing=how, device="cpu")
+    images = [Image.open(CHINA), Image.open(FLOWER), Image.open(CHINA).rotate(90)]
+    with torch.inference_mode():
+        expected = module(torch.from_numpy(np.stack([preprocess(im, encoder.preprocessing) for im in images])))
+    np.testing.assert_allclose(encoder.encode_array(images, batch_size=2), expected.mean(dim=(2, 3)).numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+    fixed = tmp_path / "fixed.pt2"  # exported for batches of exactly 2: refused, saying how to export
+    torch.export.save(torch.export.export(module, (torch.zeros(2, 3, 24, 24),)), str(fixed))
+    with pytest.raises(FormatError, match="does not take a batch of .* dynamic batch dimension"):
+        ImageEncoder.from_pretrained(fixed, preprocessing=how, device="cpu")
+
+
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # padding sizes are constants for 224 × 224
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 def test_traced_lite0_gives_the_lite0_encoder_vectors(encoder, tmp_path):
     import torch
 
@@ -254,7 +278,7 @@ def test_traced_lite0_gives_the_lite0_encoder_vectors(encoder, tmp_path):
 def test_bad_model_files_and_preprocessing(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a model")
-    with pytest.raises(FormatError, match="not an EfficientNet-Lite0 state dict or a TorchScript model"):
+    with pytest.raises(FormatError, match="not an EfficientNet-Lite0 state dict, nor a torch.export"):
         ImageEncoder(junk)
     with pytest.raises(InvalidInputError, match="preprocessing must be one of lite0, imagenet"):
         ImageEncoder("efficientnet-lite0", preprocessing="vgg")

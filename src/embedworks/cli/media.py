@@ -21,16 +21,16 @@ def encode_images(
                                                       "become the 'label' column) or image files."),
         output: Path = typer.Option(..., "--output", "-o", help=OUT_HELP),
         model: str = typer.Option("efficientnet-lite0", "--model", "-m",
-                                  help="efficientnet-lite0, the path of a Lite0 state dict, or of a TorchScript "
-                                       "model (e.g. a traced torchvision or timm network)."),
+                                  help="efficientnet-lite0, the path of a Lite0 state dict, or of a torch.export / "
+                                       "TorchScript archive (e.g. a saved torchvision or timm network)."),
         preprocessing: Optional[str] = typer.Option(None, "--preprocessing",
                                                     help="lite0 or imagenet (default: lite0 for Lite0 weights, "
-                                                         "imagenet for TorchScript models)."),
+                                                         "imagenet for saved programs)."),
         batch_size: int = typer.Option(64, "--batch-size", help="Images encoded at once."),
         normalize: bool = typer.Option(False, "--normalize", help="Scale the vectors to unit length."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:n]."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")):
-    """Encode images into vectors (EfficientNet-Lite0's 1280-d, or a TorchScript model's) and save them;
+    """Encode images into vectors (EfficientNet-Lite0's 1280-d, or a saved program's) and save them;
     unreadable files are skipped."""
     from ..encode.image import ImageEncoder
 

