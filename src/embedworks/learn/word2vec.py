@@ -76,6 +76,8 @@ class Word2Vec:
 
     FORMAT = "embedworks.word2vec"
     FORMAT_VERSION = 1
+    #: input vectors start uniform in ±INIT_RANGE / dim (word2vec.c's 0.5 for words)
+    INIT_RANGE = 0.5
 
     def __init__(self, sg: bool = True, dim: int = 100, window: int = 5, negative: int = 5,
                  hs: bool = False, sample: float = 1e-3, min_count: int = 5,
@@ -211,10 +213,17 @@ class Word2Vec:
         ss = np.random.SeedSequence(int(self.seed), spawn_key=tuple(int(k) for k in key))
         return np.uint64(ss.generate_state(1, np.uint64)[0])
 
+    def _initial_vectors(self, rows: int, state) -> np.ndarray:
+        """(rows, dim) starting input vectors, uniform in ±INIT_RANGE / dim from `state`."""
+        out = np.empty((rows, self.dim), dtype=np.float32)
+        _sgns.init_vectors(out, state)  # ±0.5 / dim, word2vec.c's
+        if self.INIT_RANGE != 0.5:
+            out *= np.float32(self.INIT_RANGE / 0.5)
+        return out
+
     def _init_weights(self) -> None:
         V, d = len(self.vocab), self.dim
-        self.syn0 = np.empty((V, d), dtype=np.float32)
-        _sgns.init_vectors(self.syn0, self._seed_state(0, V))
+        self.syn0 = self._initial_vectors(V, self._seed_state(0, V))
         self.syn1neg = np.zeros((V, d), dtype=np.float32) if self.negative else None
         self.syn1 = np.zeros((max(V - 1, 1), d), dtype=np.float32) if self.hs else None
 
@@ -222,9 +231,7 @@ class Word2Vec:
         V, d = len(self.vocab), self.dim
         if V == n_old:
             return
-        new = np.empty((V - n_old, d), dtype=np.float32)
-        _sgns.init_vectors(new, self._seed_state(1, n_old, V))
-        self.syn0 = np.concatenate([self.syn0, new])
+        self.syn0 = np.concatenate([self.syn0, self._initial_vectors(V - n_old, self._seed_state(1, n_old, V))])
         if self.syn1neg is not None:
             self.syn1neg = np.concatenate([self.syn1neg, np.zeros((V - n_old, d), np.float32)])
         if self.syn1 is not None:
