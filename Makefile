@@ -45,6 +45,8 @@ $(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install -q torch==2.13.0
 	$(BENCH_VENV)/bin/python -m pip install -q -r benchmarks/requirements.txt -e ".[all]"
+	# PecanPy pins NumPy < 2 through nptyping; graphs.py patches the aliases, so NumPy 2 stays
+	$(BENCH_VENV)/bin/python -m pip install -q "numpy>=2"
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
