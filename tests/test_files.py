@@ -28,8 +28,8 @@ def test_a_good_marker_is_returned(tmp_path):
     ("{not json", r"meta\.json: not valid JSON"),
     ([1, 2], r'not a thing \(expected "format": "thing"\)'),
     ({"format": "other", "version": 1, "dim": 3}, r'not a thing \(expected "format": "thing"\)'),
-    ({"format": "thing", "version": 3, "dim": 3}, r"format version 3 is not one this embedworks reads \(≤ 2\); upgrade"),
-    ({"format": "thing", "version": True, "dim": 3}, r"format version True"),
+    ({"format": "thing", "version": 3, "dim": 3}, r"format version 3 is newer than this embedworks reads \(≤ 2\); upgrade"),
+    ({"format": "thing", "version": True, "dim": 3}, r"format version True is not an integer"),
     ({"format": "thing", "version": 1}, r"missing fields \['dim'\]"),
 ])
 def test_a_bad_marker_is_named(tmp_path, content, message):

@@ -82,11 +82,12 @@ def atomic_directory(path: Path, marker: str | None = None):
         shutil.rmtree(old)
 
 
-def read_marker(folder, marker: str, format: str, version: int, what: str, fields=()) -> dict:
+def read_marker(folder, marker: str, format: str, version: int, what: str, fields=(),
+                version_key: str = "version") -> dict:
     """The JSON object in `folder / marker` that names a saved directory's format, checked: it
-    exists, is valid JSON, says ``"format": format``, has a ``"version"`` no newer than `version`
-    and every one of `fields`; otherwise a `FormatError` naming the file and saying it is not
-    `what` (e.g. "an LSA model")."""
+    exists, is valid JSON, says ``"format": format``, has a `version_key` (``"version"``; trained
+    models write ``"format_version"``) no newer than `version` and every one of `fields`;
+    otherwise a `FormatError` naming the file and saying it is not `what` (e.g. "an LSA model")."""
     folder = Path(folder)
     path = folder / marker
     if not path.is_file():
@@ -97,9 +98,11 @@ def read_marker(folder, marker: str, format: str, version: int, what: str, field
         raise FormatError(f"not valid JSON ({error})", path=path) from None
     if not isinstance(meta, dict) or meta.get("format") != format:
         raise FormatError(f'not {what} (expected "format": "{format}")', path=path)
-    found = meta.get("version")
-    if isinstance(found, bool) or not isinstance(found, int) or found > version:
-        raise FormatError(f"format version {found!r} is not one this embedworks reads (≤ {version}); "
+    found = meta.get(version_key)
+    if isinstance(found, bool) or not isinstance(found, int):
+        raise FormatError(f"format version {found!r} is not an integer", path=path)
+    if found > version:
+        raise FormatError(f"format version {found} is newer than this embedworks reads (≤ {version}); "
                           "upgrade embedworks", path=path)
     missing = [field for field in fields if field not in meta]
     if missing:

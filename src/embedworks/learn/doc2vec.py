@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError, InvalidInputError
-from ..files import atomic_directory
+from ..files import atomic_directory, read_marker
 from . import _doc2vec, _sgns
 from .training import ProgressBar, check_int, default_workers, limit_blas_threads
 from .vocab import Vocabulary, _TokenSink, release_pages
@@ -694,17 +694,8 @@ class Doc2Vec:
         files when touched and shared between processes until written."""
         path = Path(path)
         params_file = path / "params.json"
-        if not params_file.is_file():
-            raise FormatError("not a Doc2Vec model directory (no params.json)", path)
-        try:
-            meta = json.loads(params_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise FormatError(f"invalid JSON: {e}", params_file) from None
-        if meta.get("format") != cls.FORMAT:
-            raise FormatError(f"not a Doc2Vec model (format {meta.get('format')!r})", params_file)
-        if meta.get("format_version", 0) > cls.FORMAT_VERSION:
-            raise FormatError(f"format version {meta.get('format_version')} is newer than this "
-                              f"embedworks reads ({cls.FORMAT_VERSION})", params_file)
+        meta = read_marker(path, params_file.name, cls.FORMAT, cls.FORMAT_VERSION, "a Doc2Vec model",
+                           version_key="format_version")
         try:
             model = cls(**meta["params"])
         except (KeyError, TypeError, InvalidInputError) as e:

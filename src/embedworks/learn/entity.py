@@ -29,7 +29,7 @@ import numpy as np
 
 from ..data.table import TASKS, Table, TableEncoder
 from ..errors import FormatError, InvalidInputError, MissingExtraError
-from ..files import atomic_directory
+from ..files import atomic_directory, read_marker
 from ..space import Embeddings
 from .training import ProgressBar, check_float, check_int
 
@@ -411,18 +411,8 @@ class EntityEmbedding:
     def load(cls, path, device: str = "auto") -> "EntityEmbedding":
         """A model written by `save`, on `device`."""
         path = Path(path)
-        marker = path / MARKER
-        if not marker.is_file():
-            raise FormatError(f"not an entity embedding model (no {MARKER})", path)
-        try:
-            meta = json.loads(marker.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise FormatError(f"invalid JSON: {exc}", marker) from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise FormatError(f"not an entity embedding model (format {meta.get('format')!r})", marker)
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise FormatError(f"format version {meta['format_version']} is newer than this embedworks "
-                              f"reads ({FORMAT_VERSION})", marker)
+        meta = read_marker(path, MARKER, FORMAT, FORMAT_VERSION, "an entity embedding model",
+                           fields=("params", "encoder"), version_key="format_version")
         torch = _import_torch()
         from safetensors.numpy import load_file
 

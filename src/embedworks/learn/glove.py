@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import FormatError, InvalidInputError
-from ..files import atomic_directory
+from ..files import atomic_directory, read_marker
 from . import _glove
 from .training import ProgressBar, check_float, check_int
 
@@ -439,20 +439,8 @@ class GloVe:
     def load(cls, path) -> "GloVe":
         """Read a model written by `save`."""
         path = Path(path)
-        params_file = path / "params.json"
-        try:
-            meta = json.loads(params_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FormatError("not a GloVe model directory (no params.json)", path) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FormatError(f"unreadable params.json: {exc}", params_file) from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise FormatError(f"not a GloVe model (format {meta.get('format') if isinstance(meta, dict) else None!r})",
-                              params_file)
-        version = meta.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise FormatError(f"format version {version!r} is newer than this embedworks reads "
-                              f"({FORMAT_VERSION})", params_file)
+        meta = read_marker(path, "params.json", FORMAT, FORMAT_VERSION, "a GloVe model",
+                           version_key="format_version")
 
         def array(name):
             try:

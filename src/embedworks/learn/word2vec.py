@@ -25,7 +25,7 @@ import numpy as np
 
 from ..data.corpus import Corpus, as_corpus
 from ..errors import FormatError, InvalidInputError
-from ..files import atomic_directory
+from ..files import atomic_directory, read_marker
 from . import _sgns
 from .training import ProgressBar, check_int, default_workers, limit_blas_threads
 from .vocab import EncodedCorpus, Vocabulary, _is_id_arrays, release_pages
@@ -446,19 +446,9 @@ class Word2Vec:
     def load(cls, path):
         """Load a model written by `save`; `train` then continues where it stopped."""
         path = Path(path)
-        name = cls.__name__
         params_file = path / "params.json"
-        if not params_file.is_file():
-            raise FormatError(f"not a {name} model directory (no params.json)", path)
-        try:
-            meta = json.loads(params_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise FormatError(f"invalid JSON: {e}", params_file) from None
-        if meta.get("format") != cls.FORMAT:
-            raise FormatError(f"not a {name} model (format {meta.get('format')!r})", params_file)
-        if meta.get("format_version", 0) > cls.FORMAT_VERSION:
-            raise FormatError(f"format version {meta.get('format_version')} is newer than this "
-                              f"embedworks reads ({cls.FORMAT_VERSION})", params_file)
+        meta = read_marker(path, params_file.name, cls.FORMAT, cls.FORMAT_VERSION, f"a {cls.__name__} model",
+                           version_key="format_version")
         try:
             model = cls(**meta["params"])
         except (KeyError, TypeError) as e:
