@@ -97,7 +97,8 @@ def _numeric_or_none(strings: np.ndarray) -> np.ndarray | None:
     return numbers
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """True when `text` parses as a float (header sniffing here, word-pair files in evaluate)."""
     try:
         float(text)
     except ValueError:
@@ -281,7 +282,7 @@ class Table:
         else:
             first = rows[0]
             if header is None:
-                header = not any(_is_number(v) or v in missing for v in first)
+                header = not any(is_number(v) or v in missing for v in first)
             header_names = first if header else [f"column{j}" for j in range(len(first))]
             if header:
                 rows, lines = rows[1:], lines[1:]

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..data.table import is_number
 from ..errors import FormatError, InvalidInputError
 from ._words import best_candidates
 
@@ -344,14 +345,6 @@ def _split(line: str, delimiter: str | None) -> list[str]:
     return line.split()
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _parse_pairs(source, delimiter: str | None):
     """(word1, word2, score) triples from a word-pair similarity file as published.
 
@@ -370,7 +363,7 @@ def _parse_pairs(source, delimiter: str | None):
         parts = _split(line, delimiter)
         if first:
             first = False
-            if len(parts) >= 3 and not _is_number(parts[2]):
+            if len(parts) >= 3 and not is_number(parts[2]):
                 lowered = [p.lower() for p in parts]
                 score_col = next((lowered.index(c) for c in _SCORE_COLUMNS if c in lowered), None)
                 if score_col is None and len(parts) == 3:
