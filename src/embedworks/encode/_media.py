@@ -1,5 +1,6 @@
 """What the media encoders share: turning "a folder, a file or a list" into items to encode,
-and reporting the files that could not be read.
+reading and running them in batches, reporting the files that could not be read, and the
+`Embeddings` they return.
 
 A folder is searched recursively; hidden files (a name or folder starting with ".") are left
 out. Keys are the paths relative to the folder, and the top-level sub-folder's name becomes the
@@ -12,10 +13,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InvalidInputError
+from ..learn.training import ProgressBar
 
 
 @dataclass
@@ -84,3 +89,39 @@ def report_skipped(logger: logging.Logger, inputs, skipped: list, reasons: list[
                        len(skipped), total, what, shown, ", …" if len(skipped) > 3 else "")
     if is_folder(inputs) and not kept:
         raise InvalidInputError(f"{inputs}: the folder holds no readable {what} ({len(skipped)} files skipped)")
+
+
+def run_in_batches(items: list[Item], read: Callable, run: Callable, *, batch_size: int, workers: int,
+                   progress: bool | None, unit: str):
+    """Read `items` on `workers` threads and `run` each batch of up to `batch_size` that could be
+    read. `read(item)` gives (value, None) or (None, reason); `run(values)` gives an (n, width)
+    array. Returns (items kept, their outputs stacked or None, skipped keys, their reasons)."""
+    kept: list[Item] = []
+    outputs, skipped, reasons = [], [], []
+    with ProgressBar(progress, total=len(items), description="encoding", unit=unit) as bar, \
+            ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(items), batch_size):
+            chunk = items[start:start + batch_size]
+            values = []
+            for item, (value, reason) in zip(chunk, pool.map(read, chunk)):
+                if value is None:
+                    skipped.append(item.key)
+                    reasons.append(reason)
+                else:
+                    kept.append(item)
+                    values.append(value)
+            if values:
+                outputs.append(run(values))
+            bar.advance(len(chunk))
+    return kept, (np.concatenate(outputs) if outputs else None), skipped, reasons
+
+
+def labelled_embeddings(kept: list[Item], vectors: np.ndarray, encoder: dict | None):
+    """An `Embeddings` (metric cosine) keyed by the kept items, with a ``label`` column when a
+    folder's sub-folders gave labels, remembering `encoder` (its spec)."""
+    from ..space import Embeddings
+
+    metadata = None
+    if any(item.label is not None for item in kept):
+        metadata = {"label": [item.label for item in kept]}
+    return Embeddings([item.key for item in kept], vectors, metadata, metric="cosine", encoder=encoder)

@@ -30,16 +30,15 @@ import dataclasses
 import logging
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FormatError, InvalidInputError, MissingExtraError
 from ..files import read_marker
-from ..learn.training import ProgressBar, check_float, check_int
+from ..learn.training import check_float, check_int
 from ._audio_features import MelSettings, log_mel, pooled_mfcc
-from ._media import Item, collect, report_skipped
+from ._media import Item, collect, labelled_embeddings, report_skipped, run_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -448,26 +447,12 @@ class AudioEncoder:
     def _features(self, clips, batch_size, progress, normalize):
         batch_size = check_int("batch_size", batch_size, 1)
         items = collect_clips(clips)
-        kept: list[Item] = []
-        outputs, skipped, reasons = [], [], []
-        with ProgressBar(progress, total=len(items), description="encoding", unit="clips") as bar, \
-                ThreadPoolExecutor(self.workers) as pool:
-            for start in range(0, len(items), batch_size):
-                chunk = items[start:start + batch_size]
-                waves = []
-                for item, (wave, reason) in zip(chunk, pool.map(self._read, chunk)):
-                    if wave is None:
-                        skipped.append(item.key)
-                        reasons.append(reason)
-                    else:
-                        kept.append(item)
-                        waves.append(wave)
-                if waves:
-                    outputs.append(self._backend.run(waves))
-                bar.advance(len(chunk))
+        kept, vectors, skipped, reasons = run_in_batches(items, self._read, self._backend.run, batch_size=batch_size,
+                                                         workers=self.workers, progress=progress, unit="clips")
         self.last_skipped, self.last_skipped_reasons = skipped, reasons
         report_skipped(logger, clips, skipped, reasons, len(items), len(kept), "audio")
-        vectors = np.concatenate(outputs) if outputs else np.zeros((0, self.dim), dtype=np.float32)
+        if vectors is None:
+            vectors = np.zeros((0, self.dim), dtype=np.float32)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if (self.normalize if normalize is None else normalize) and len(vectors):
             np.divide(vectors, np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12), out=vectors)
@@ -476,16 +461,11 @@ class AudioEncoder:
     def encode(self, clips, batch_size: int = 32, progress: bool | None = None, normalize: bool | None = None):
         """An `Embeddings` (metric cosine) of the readable `clips`, keyed by path (relative to the
         folder for a folder) or list position; a ``label`` column for folders with sub-folders."""
-        from ..space import Embeddings
-
         kept, vectors = self._features(clips, batch_size, progress, normalize)
-        metadata = None
-        if any(item.label is not None for item in kept):
-            metadata = {"label": [item.label for item in kept]}
         spec = self.encoder_spec
         if spec is not None:
             spec["normalize"] = self.normalize if normalize is None else bool(normalize)
-        return Embeddings([item.key for item in kept], vectors, metadata, metric="cosine", encoder=spec)
+        return labelled_embeddings(kept, vectors, spec)
 
     def encode_array(self, clips, batch_size: int = 32, progress: bool | None = None,
                      normalize: bool | None = None) -> np.ndarray:

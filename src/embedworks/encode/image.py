@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 import zipfile
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -45,8 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FormatError, InvalidInputError, MissingExtraError
-from ..learn.training import ProgressBar, check_int
-from ._media import Item, collect, report_skipped
+from ..learn.training import check_int
+from ._media import Item, collect, labelled_embeddings, report_skipped, run_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -337,31 +336,19 @@ class ImageEncoder:
 
         batch_size = check_int("batch_size", batch_size, 1)
         items = _collect(images)
-        kept: list[Item] = []
-        outputs = []
-        skipped, reasons = [], []
-        with ProgressBar(progress, total=len(items), description="encoding", unit="images") as bar, \
-                ThreadPoolExecutor(self.workers) as pool, torch.inference_mode():
-            for start in range(0, len(items), batch_size):
-                chunk = items[start:start + batch_size]
-                arrays = []
-                for item, (array, reason) in zip(chunk, pool.map(partial(_load, how=self.preprocessing), chunk)):
-                    if array is None:
-                        skipped.append(item.key)
-                        reasons.append(reason)
-                    else:
-                        kept.append(item)
-                        arrays.append(array)
-                if arrays:
-                    x = torch.from_numpy(np.stack(arrays)).to(self.device)
-                    x = x.contiguous(memory_format=torch.channels_last)
-                    y = self._network(x) if head else self._network.features(x)
-                    outputs.append(y.float().cpu().numpy())
-                bar.advance(len(chunk))
+
+        def run(arrays):
+            x = torch.from_numpy(np.stack(arrays)).to(self.device).contiguous(memory_format=torch.channels_last)
+            return (self._network(x) if head else self._network.features(x)).float().cpu().numpy()
+
+        with torch.inference_mode():
+            kept, result, skipped, reasons = run_in_batches(
+                items, partial(_load, how=self.preprocessing), run, batch_size=batch_size, workers=self.workers,
+                progress=progress, unit="images")
         self.last_skipped, self.last_skipped_reasons = skipped, reasons
         report_skipped(logger, images, skipped, reasons, len(items), len(kept), "images")
-        width = 1000 if head else self.dim
-        result = np.concatenate(outputs) if outputs else np.zeros((0, width), dtype=np.float32)
+        if result is None:
+            result = np.zeros((0, 1000 if head else self.dim), dtype=np.float32)
         return kept, np.ascontiguousarray(result, dtype=np.float32)
 
     def _features(self, images, batch_size, progress, normalize):
@@ -374,14 +361,9 @@ class ImageEncoder:
                normalize: bool | None = None):
         """An `Embeddings` (metric cosine) of the readable `images`, keyed by path (relative to
         the folder for a folder) or list position; a ``label`` column for folders with sub-folders."""
-        from ..space import Embeddings
-
         kept, vectors = self._features(images, batch_size, progress, normalize)
-        metadata = None
-        if any(item.label is not None for item in kept):
-            metadata = {"label": [item.label for item in kept]}
         spec = {**self.encoder_spec, "normalize": self.normalize if normalize is None else bool(normalize)}
-        return Embeddings([item.key for item in kept], vectors, metadata, metric="cosine", encoder=spec)
+        return labelled_embeddings(kept, vectors, spec)
 
     def encode_array(self, images, batch_size: int = 64, progress: bool | None = None,
                      normalize: bool | None = None) -> np.ndarray:
