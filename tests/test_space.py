@@ -162,3 +162,11 @@ def test_bad_input_leaves_embeddings_untouched(random_emb):
         emb.most_similar(np.zeros(3))
     with pytest.raises(InvalidInputError, match="metric"):
         emb.most_similar("w0", metric="manhattan")
+
+
+def test_stored_key_crosses_str_and_int_only_when_needed():
+    from embedworks.space import stored_key
+
+    assert stored_key("42", {42}) == 42 and stored_key(42, {"42"}) == "42"
+    assert stored_key("42", {"42", 42}) == "42" and stored_key(True, {"True", 1}) is True
+    assert stored_key("x", {1}) == "x" and stored_key("99999999999999999999", {1}) == "99999999999999999999"

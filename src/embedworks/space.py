@@ -6,6 +6,7 @@ downstream consumes one (search, evaluation, plots, the HTTP service).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from numbers import Integral
 from pathlib import Path
@@ -16,6 +17,7 @@ from .errors import DimensionError, InvalidInputError, UnknownKeyError
 from .index.exact import check_metric, row_norms, top_k
 
 Key = str | int
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")  # text that can name an int64 key
 
 
 def normalize_key(key) -> Key:
@@ -25,6 +27,19 @@ def normalize_key(key) -> Key:
     if isinstance(key, Integral) and not isinstance(key, bool):
         return int(key)
     raise InvalidInputError(f"keys must be str or int, got {type(key).__name__} {key!r}")
+
+
+def stored_key(key, keys):
+    """The form in which `keys` (anything supporting ``in``) holds `key`: itself, or across types
+    — "42" names int key 42, and 42 names str key "42" — when only that form is there. An absent
+    key comes back unchanged, so the lookup that follows raises `UnknownKeyError` naming it."""
+    if key in keys:
+        return key
+    if isinstance(key, str) and _INT_TEXT.fullmatch(key) and int(key) in keys:
+        return int(key)
+    if isinstance(key, int) and not isinstance(key, bool) and str(key) in keys:
+        return str(key)
+    return key
 
 
 def _is_key(query) -> bool:

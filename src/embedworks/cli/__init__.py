@@ -52,13 +52,6 @@ def main(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print res
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-def parse_key(emb, text: str):
-    """The key a command-line word names: itself, or the integer it spells for int-keyed sets."""
-    if text in emb:
-        return text
-    if text.lstrip("-").isdigit() and int(text) in emb:
-        return int(text)
-    return text  # lets the lookup raise UnknownKeyError with suggestions
 
 
 def _load(path: Path, format: Optional[str] = None, limit: Optional[int] = None):
@@ -118,9 +111,11 @@ def similar(file: Path = typer.Argument(..., help="Embeddings file."),
             metric: Optional[str] = typer.Option(None, "--metric", "-m", help="cosine, dot or euclidean (default: the file's)."),
             format: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP)):
     """List the k nearest neighbours of a key, or of a file or text encoded the way the set was."""
+    from ..space import stored_key
+
     emb = _load(file, format)
     metric = metric or emb.metric
-    key = parse_key(emb, query)
+    key = stored_key(query, emb)
     if text or (key not in emb and Path(query).is_file()):
         print_neighbours(f"nearest to {query!r}", emb.most_similar(_encoded_query(emb, query, text), k=k,
                                                                    metric=metric), metric)
@@ -155,8 +150,10 @@ def analogy(file: Path = typer.Argument(..., help="Embeddings file."),
             method: str = typer.Option("3cosadd", "--method", help="3cosadd or 3cosmul."),
             format: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP)):
     """Answer "A is to B as C is to ?" (B − A + C)."""
+    from ..space import stored_key
+
     emb = _load(file, format)
-    keys = [parse_key(emb, x) for x in (a, b, c)]
+    keys = [stored_key(x, emb) for x in (a, b, c)]
     answers = emb.analogy(positive=[keys[1], keys[2]], negative=[keys[0]], k=k, method=method)
     print_neighbours(f"{a} : {b} :: {c} : ?", answers, "cosine" if method == "3cosadd" else method)
 
@@ -364,8 +361,10 @@ def recommend(model_dir: Path = typer.Argument(..., help="Model directory from `
               n: int = typer.Option(10, "-n", help="How many items."),
               include_seen: bool = typer.Option(False, "--include-seen", help="Also recommend items the user already has.")):
     """Top-N items for USER (score = user · item)."""
+    from ..space import stored_key
+
     model = _load_recommender(model_dir)
-    user_key = parse_key(set(model.user_ids), user)
+    user_key = stored_key(user, set(model.user_ids))
     pairs = model.recommend(user_key, n=n, filter_seen=not include_seen)
     print_neighbours(f"top {n} for user {user}", pairs, "score")
 
@@ -576,6 +575,8 @@ def _viz_where(conditions: Optional[list[str]]):
 
 def _viz_labels(emb, labels: Optional[list[str]]):
     """--labels: auto (default), none, a count, or keys (comma-separated or repeated)."""
+    from ..space import stored_key
+
     items = [part.strip() for item in labels or [] for part in item.split(",") if part.strip()]
     if not items:
         return "auto"
@@ -583,7 +584,7 @@ def _viz_labels(emb, labels: Optional[list[str]]):
         return items[0].lower()
     if len(items) == 1 and items[0].isdigit() and items[0] not in emb:
         return int(items[0])
-    return [parse_key(emb, item) for item in items]
+    return [stored_key(item, emb) for item in items]
 
 
 def _viz_params(method: str, perplexity: Optional[float], n_neighbors: Optional[int], workers: Optional[int]) -> dict:

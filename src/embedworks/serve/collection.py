@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidInputError
-from .resources import EncoderMixin, Resource, _hits, _jsonable, checked_vector, known_key
+from ..space import stored_key
+from .resources import EncoderMixin, Resource, _hits, _jsonable, checked_vector
 
 
 class RWLock:
@@ -98,7 +99,7 @@ class CollectionResource(EncoderMixin, Resource):
         return _hits(pairs, metadata)
 
     def _key(self, key):
-        return known_key(key, self.collection)
+        return stored_key(key, self.collection)
 
     def similar(self, key=None, vector=None, k: int = 10, metric: str | None = None, filter=None):
         if metric is not None and metric != self.collection.metric:

@@ -25,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DimensionError, EmbedworksError, FormatError, InvalidInputError
-from ..space import Embeddings
+from ..space import Embeddings, stored_key
 
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_INT = re.compile(r"-?[0-9]{1,19}")
 _TEXT_ENCODERS = ("text", "lsa")
 _SNIPPET = 300
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -49,17 +48,6 @@ def checked_vector(values, dim: int, what: str = "vector") -> np.ndarray:
     if not (np.isfinite(vector).all() and np.abs(vector).max() <= _FLOAT32_MAX):
         raise InvalidInputError(f"{what} holds NaN, infinity or values too large for float32")
     return vector.astype(np.float32)
-
-
-def known_key(key, index) -> object:
-    """The stored form of `key`: "42" names int key 42 and 42 names str key "42" when only that exists."""
-    if key in index:
-        return key
-    if isinstance(key, str) and _INT.fullmatch(key) and int(key) in index:
-        return int(key)
-    if isinstance(key, int) and not isinstance(key, bool) and str(key) in index:
-        return str(key)
-    return key
 
 
 def _hits(pairs, metadata=None) -> list[dict]:
@@ -234,14 +222,14 @@ class EmbeddingsResource(EncoderMixin, Resource):
 
     def similar(self, key=None, vector=None, k: int = 10, metric: str | None = None, filter=None):
         if key is not None:
-            key = known_key(key, self.emb)
+            key = stored_key(key, self.emb)
             self.emb.index_of(key)  # unknown keys fail before any work
             return self._nearest(key, k, metric, filter)
         return self._nearest(checked_vector(vector, self.emb.dim), k, metric, filter)
 
     def analogy(self, positive, negative, k: int = 10, method: str = "3cosadd"):
-        positive = [known_key(key, self.emb) for key in positive]
-        negative = [known_key(key, self.emb) for key in negative]
+        positive = [stored_key(key, self.emb) for key in positive]
+        negative = [stored_key(key, self.emb) for key in negative]
         pairs = self.emb.analogy(positive, negative, k=k, method=method)
         return _hits(pairs, self._metadata if self.emb.metadata else None)
 
@@ -307,7 +295,7 @@ class RecommenderResource(EmbeddingsResource):
         self._unsupported("analogy")
 
     def recommend(self, user, n: int = 10, filter_seen: bool = True):
-        user = known_key(user, self.model.user_index)
+        user = stored_key(user, self.model.user_index)
         return _hits(self.model.recommend(user, n=n, filter_seen=filter_seen))
 
 
