@@ -10,7 +10,10 @@ BENCH_VENV ?= .venv-bench
 
 .PHONY: demo test test-fast browser bench clean
 
-$(VENV)/.installed: pyproject.toml
+# setup.py compiles Word2Vec's kernels at install (learn/_aot.py): reinstall when they change
+KERNELS := setup.py src/embedworks/learn/_sgns.py src/embedworks/learn/_vocab.py src/embedworks/learn/_aot.py
+
+$(VENV)/.installed: pyproject.toml $(KERNELS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@if echo "$(EXTRAS)" | tr ',' ' ' | tr ' ' '\n' | grep -qxE "$$(echo $(TORCH_EXTRAS) | tr ' ' '|')"; then \
@@ -40,7 +43,7 @@ browser:
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
 
-$(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
+$(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt $(KERNELS)
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install -q torch==2.13.0

@@ -1,11 +1,13 @@
-"""Streaming readers: text corpora (plain or .gz) and helpers to write them."""
+"""Readers: text corpora (plain or .gz), interactions, graphs and tables.
 
-from .corpus import Corpus, as_corpus, write_corpus
+Each class's module is imported on first use (SciPy, pandas and pyarrow only where needed).
+"""
 
-__all__ = ["Corpus", "as_corpus", "write_corpus"]
-from .interactions import Interactions  # noqa: E402
-__all__ += ["Interactions"]
-from .graph import Graph  # noqa: E402
-__all__ += ["Graph"]
-from .table import Table, TableEncoder  # noqa: E402
-__all__ += ["Table", "TableEncoder"]
+from .._lazy import lazy_attributes
+
+_LAZY = {"Corpus": ".corpus", "as_corpus": ".corpus", "write_corpus": ".corpus",
+         "Interactions": ".interactions", "Graph": ".graph", "Table": ".table",
+         "TableEncoder": ".table"}
+
+__all__ = list(_LAZY)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

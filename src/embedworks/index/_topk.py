@@ -2,9 +2,6 @@
 
 import numba
 
-#: above this k the O(k) slot scan loses to NumPy's argpartition; `top_k` switches over
-MAX_SCAN_K = 128
-
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def merge_block(scores, ids, best_val, best_idx):

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DimensionError, InvalidInputError, UnknownKeyError
-from ._topk import MAX_SCAN_K, merge_block
+
+#: above this k the O(k) slot scan (`_topk.merge_block`) loses to NumPy's argpartition
+MAX_SCAN_K = 128
 
 METRICS = ("cosine", "dot", "euclidean")
 
@@ -122,6 +124,8 @@ def _merge(best_idx: np.ndarray, best_val: np.ndarray, scores: np.ndarray, ids: 
     k = best_idx.shape[1]
     ids = np.asarray(ids, dtype=np.int64)
     if k <= MAX_SCAN_K:
+        from ._topk import merge_block  # Numba loads on the first search, not with embedworks
+
         merge_block(scores, ids, best_val, best_idx)
         return
     if scores.shape[1] > k:

@@ -1,10 +1,15 @@
-"""Trainers: learn embeddings from your own data."""
+"""Trainers: learn embeddings from your own data.
 
-from .word2vec import Word2Vec
-from .glove import GloVe
-from .fasttext import FastText
-from .recommend import ALS, BPR, MatrixFactorization
-from .graph import DeepWalk, Node2Vec
-from .doc2vec import Doc2Vec
-from .entity import EntityEmbedding  # torch is imported only by fit/load
-from .audio import AudioEmbedding  # torch is imported only by fit/load
+Each trainer's module is imported on first use, so ``from embedworks.learn import Word2Vec``
+loads Word2Vec alone (torch is imported only by the fit/load of the torch-based models).
+"""
+
+from .._lazy import lazy_attributes
+
+_LAZY = {"Word2Vec": ".word2vec", "GloVe": ".glove", "FastText": ".fasttext", "ALS": ".recommend",
+         "BPR": ".recommend", "MatrixFactorization": ".recommend", "DeepWalk": ".graph",
+         "Node2Vec": ".graph", "Doc2Vec": ".doc2vec", "EntityEmbedding": ".entity",
+         "AudioEmbedding": ".audio"}
+
+__all__ = list(_LAZY)
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

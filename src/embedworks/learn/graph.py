@@ -38,8 +38,9 @@ import numpy as np
 from ..data.graph import Graph
 from ..errors import FormatError, InvalidInputError
 from . import _walks
+from ._vocab import count_ids
 from .training import check_float, check_int, default_workers
-from .vocab import EncodedCorpus, Vocabulary, _count_ids
+from .vocab import EncodedCorpus, Vocabulary
 from .word2vec import Word2Vec
 
 logger = logging.getLogger(__name__)
@@ -210,13 +211,13 @@ class Node2Vec(Word2Vec):
         t0 = time.perf_counter()
         if not streamed:
             walks = self.walks(graph, _prepared=prepared)
-            counts += _count_ids(walks.tokens, n)  # np.bincount would copy to int64
+            counts += count_ids(walks.tokens, n)  # np.bincount would copy to int64
         else:
             logger.info("%s: walks need %.0f MB > max_walk_memory: streaming %d chunks of %d rounds",
                         self.label, per_round * self.num_walks / 1e6, len(pieces), chunk)
             walks = None
             for piece in pieces:
-                counts += _count_ids(self.walks(graph, piece, prepared).tokens, n)
+                counts += count_ids(self.walks(graph, piece, prepared).tokens, n)
         walk_seconds += time.perf_counter() - t0
 
         deg_in = np.bincount(graph.indices, minlength=n)

@@ -7,9 +7,9 @@
 The corpus is read once: the vocabulary is counted and the text turned into int32 word ids in a
 single pass (see `Vocabulary.build_and_encode`), then every epoch runs over the integers. Each
 of `workers` threads trains on its own contiguous shard of the encoded corpus with a kernel from
-`_sgns.py` that releases the GIL; all threads update the shared matrices lock-free (Hogwild), so
-results with `workers > 1` vary slightly from run to run, while `workers=1` with a `seed` is
-bit-identical.
+`_sgns.py` that releases the GIL (compiled ahead of time at install, see `_aot.py`); all threads
+update the shared matrices lock-free (Hogwild), so results with `workers > 1` vary slightly from
+run to run, while `workers=1` with a `seed` is bit-identical.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from ..data.corpus import Corpus, as_corpus
 from ..errors import FormatError, InvalidInputError
 from ..files import atomic_directory, read_marker
-from . import _sgns
+from ._aot import word2vec_kernels
 from .training import ProgressBar, check_int, default_workers, limit_blas_threads
 from .vocab import EncodedCorpus, Vocabulary, _is_id_arrays, release_pages
 
@@ -216,7 +216,7 @@ class Word2Vec:
     def _initial_vectors(self, rows: int, state) -> np.ndarray:
         """(rows, dim) starting input vectors, uniform in ±INIT_RANGE / dim from `state`."""
         out = np.empty((rows, self.dim), dtype=np.float32)
-        _sgns.init_vectors(out, state)  # ±0.5 / dim, word2vec.c's
+        word2vec_kernels().init_vectors(out, state)  # ±0.5 / dim, word2vec.c's
         if self.INIT_RANGE != 0.5:
             out *= np.float32(self.INIT_RANGE / 0.5)
         return out
@@ -306,10 +306,10 @@ class Word2Vec:
         syn0 = self.syn0
         alpha0, min_alpha = self.start_alpha, float(min(self.min_alpha, self.start_alpha))
         if self.sg:
-            kernel = _sgns.train_sg
+            kernel = word2vec_kernels().train_sg
             mode = (self.window, self.negative, self.hs, self.shared_negatives)
         else:
-            kernel = _sgns.train_cbow
+            kernel = word2vec_kernels().train_cbow
             mode = (self.window, self.negative, self.hs, self.cbow_mean)
 
         def train_piece(offsets, p0, span, nr):

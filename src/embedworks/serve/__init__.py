@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 
+from .._lazy import lazy_attributes
 from ..errors import MissingExtraError
 
 _LAZY = {"create_app": ".app", "Limits": ".app", "load_resources": ".resources", "load_resource": ".resources"}
@@ -27,13 +28,7 @@ def _require_extra() -> None:
             raise MissingExtraError(module.replace("_", "-"), "serve") from None
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        _require_extra()
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, before=_require_extra)
 
 
 def serve(resources, host: str = "127.0.0.1", port: int = 8000, *, api_key: str | None = None,
