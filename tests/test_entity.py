@@ -1,4 +1,5 @@
-"""EntityEmbedding: planted categories, unknowns, determinism, save/load, tasks, CLI, bad input."""
+"""EntityEmbedding: planted categories, unknowns, determinism, save/load, tasks, cross-fitting, CLI,
+bad input."""
 
 from __future__ import annotations
 
@@ -9,18 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-pytest.importorskip("torch")
+from embedworks import Embeddings, load
+from embedworks.cli import app
+from embedworks.data import Table
+from embedworks.errors import FormatError, InvalidInputError
+from embedworks.learn import EntityEmbedding
+from embedworks.learn.entity import auto_dim, fold_assignment
+
+pytest.importorskip("torch")  # the imports above do not import torch; fit and load do
 pytest.importorskip("safetensors")
-
-from typer.testing import CliRunner  # noqa: E402
-
-from embedworks import Embeddings, load  # noqa: E402
-from embedworks.cli import app  # noqa: E402
-from embedworks.data import Table  # noqa: E402
-from embedworks.errors import FormatError, InvalidInputError  # noqa: E402
-from embedworks.learn import EntityEmbedding  # noqa: E402
-from embedworks.learn.entity import auto_dim  # noqa: E402
 
 DATA = Path(os.environ.get("EMBEDWORKS_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 ADULT = DATA / "adult"
@@ -76,8 +76,26 @@ def test_rare_and_unseen_categories_share_unknown(fitted):
     assert np.array_equal(x[0, :4], fitted.embeddings["shop"]["s0"])
 
 
+def test_transform_is_vectors_and_numerics_and_score_on_request(fitted):
+    rows = planted(50, seed=3)
+    codes = fitted.encoder.codes(rows)
+    # the default: each column's vector, then the standardised numerics; no score
+    x = fitted.transform(rows)
+    names = [f"shop[{i}]" for i in range(4)] + [f"region[{i}]" for i in range(3)] + ["x1", "x2"]
+    assert fitted.feature_names == fitted.feature_names_for(score=False) == names
+    expected = np.concatenate([fitted.embeddings["shop"].vectors[codes[:, 0]],
+                               fitted.embeddings["region"].vectors[codes[:, 1]], fitted.encoder.numbers(rows)], 1)
+    assert x.dtype == np.float32 and np.array_equal(x, expected.astype(np.float32))
+    # score=True appends the logit, which predict_proba turns into P(yes)
+    xs = fitted.transform(rows, score=True)
+    assert fitted.score_names == ["y (logit)"]
+    assert fitted.feature_names_for(score=True) == names + ["y (logit)"]
+    assert xs.shape == (50, 10) and np.array_equal(xs[:, :-1], x)
+    assert np.allclose(1 / (1 + np.exp(-xs[:, -1])), fitted.predict_proba(rows)[:, 1], atol=1e-6)
+
+
 def test_deterministic_with_a_seed_on_cpu():
-    kwargs = dict(target="y", epochs=3, seed=7, device="cpu", progress=False)
+    kwargs = {"target": "y", "epochs": 3, "seed": 7, "device": "cpu", "progress": False}
     data = planted(800)
     a, b = EntityEmbedding(**kwargs).fit(data), EntityEmbedding(**kwargs).fit(data)
     for column in a.embeddings:
@@ -95,6 +113,7 @@ def test_save_load_round_trip(fitted, tmp_path):
     test = planted(300, seed=2)
     assert np.array_equal(back.predict_proba(test), fitted.predict_proba(test))
     assert np.array_equal(back.transform(test), fitted.transform(test))
+    assert np.array_equal(back.transform(test, score=True), fitted.transform(test, score=True))
     assert back.classes == ["no", "yes"] and back.best_epoch == fitted.best_epoch
     on_disk = load(path / "shop.emb")
     assert on_disk.keys == fitted.embeddings["shop"].keys
@@ -125,6 +144,13 @@ def test_regression_and_multiclass():
     proba = multi.predict_proba(data)
     assert proba.shape == (len(data), 5) and np.allclose(proba.sum(1), 1)
     assert set(multi.predict(data)) <= set(multi.classes)
+    assert multi.score_names == [f"region={c} (logit)" for c in multi.classes]
+    assert multi.feature_names_for(score=True) == multi.feature_names + multi.score_names
+    assert multi.transform(data, score=True).shape == (len(data), len(multi.feature_names) + 5)
+    assert reg.feature_names[-1] == "x1" and reg.score_names == ["amount (prediction)"]
+    x = reg.transform(data, score=True)
+    assert np.array_equal(x[:, :-1], reg.transform(data))
+    assert np.allclose(x[:, -1] * reg.encoder.target_stats["std"] + reg.encoder.target_stats["mean"], pred, atol=1e-4)
 
 
 def test_class_weight_and_no_validation():
@@ -163,6 +189,113 @@ def test_bad_input():
         EntityEmbedding(target="y", epochs=0)
     with pytest.raises(InvalidInputError, match="not fitted"):
         EntityEmbedding(target="y").transform(data)
+
+
+# --------------------------------------------------------------------------- cross-fitting
+def test_fit_transform_is_fit_plus_out_of_fold_features():
+    data = planted(1200)
+    kwargs = {"target": "y", "epochs": 20, "lr": 3e-3, "seed": 3, "device": "cpu", "progress": False}
+    model = EntityEmbedding(**kwargs)
+    oof = model.fit_transform(data, folds=3, score=True)
+    names = model.feature_names_for(score=True)
+    assert oof.shape == (len(data), len(names)) and oof.dtype == np.float32
+    assert names == [f"shop[{i}]" for i in range(4)] + [f"region[{i}]" for i in range(3)] + ["x1", "x2", "y (logit)"]
+    # the model itself is exactly what fit gives
+    same = EntityEmbedding(**kwargs).fit(data)
+    in_sample = same.transform(data, score=True)
+    assert np.array_equal(model.transform(data, score=True), in_sample)
+    assert np.array_equal(model.predict_proba(data), same.predict_proba(data))
+    # the validation rows (10 %, held out by the seeded split) are not learned from: they get transform
+    held = ~np.isin(np.arange(len(data)), model._split(data)[0])
+    assert held.sum() == 120
+    assert np.array_equal(oof[held], in_sample[held])
+    # the training rows get other vectors and scores, the same (target-free) numerics
+    train = ~held
+    assert np.array_equal(oof[train, 7:9], in_sample[train, 7:9])
+    assert not np.allclose(oof[train, :7], in_sample[train, :7], atol=1e-3)
+    assert np.abs(oof[train, -1] - in_sample[train, -1]).mean() > 0.01
+    # aligned: fold vectors and scores mean what the full model's do
+    assert np.corrcoef(oof[train, -1], in_sample[train, -1])[0, 1] > 0.9
+    for j in range(4):
+        assert np.corrcoef(oof[train, j], in_sample[train, j])[0, 1] > 0.5
+
+
+def auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC-AUC from ranks (Mann–Whitney U)."""
+    from scipy.stats import rankdata
+
+    ranks, n_pos = rankdata(score), int(positive.sum())
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (len(score) - n_pos)))
+
+
+def test_out_of_fold_scores_come_from_models_that_never_saw_the_row():
+    # every row has its own id and a coin-flip target: a model can only memorise it
+    rng = np.random.default_rng(0)
+    n, folds = 300, 3
+    data = Table({"id": np.array([f"r{i}" for i in range(n)], dtype=object),
+                  "noise": rng.normal(size=n), "y": rng.choice(["no", "yes"], n).astype(object)})
+    kwargs = {"target": "y", "categorical": ["id"], "numeric": ["noise"], "hidden": (32,), "dropout": 0.0,
+              "lr": 0.02, "epochs": 40, "batch_size": 32, "validation": 0, "seed": 0, "device": "cpu",
+              "progress": False}
+    model = EntityEmbedding(**kwargs)
+    oof = model.fit_transform(data, folds=folds, score=True)
+    y = data["y"] == "yes"
+    assert model.feature_names_for(score=True)[-1] == "y (logit)"
+    assert auc(y, model.transform(data, score=True)[:, -1]) > 0.95  # in-sample: memorised
+    assert abs(auc(y, oof[:, -1]) - 0.5) < 0.15                     # out of fold: chance
+    # a held-out id is unknown to its fold's model: every row gets the <unknown> vector (zero: no
+    # training row was unknown), while in-sample every row has its own learned vector
+    dim = model.embeddings["id"].dim
+    unknown = model.embeddings["id"]["<unknown>"]
+    assert np.array_equal(oof[:, :dim], np.tile(unknown, (n, 1))) and not unknown.any()
+    assert len(np.unique(model.transform(data)[:, :dim], axis=0)) == n
+    # the default (no score) gives the same out-of-fold vectors and numerics, without the score column
+    plain = EntityEmbedding(**kwargs).fit_transform(data, folds=folds)
+    assert model.feature_names == [f"id[{i}]" for i in range(dim)] + ["noise"]
+    assert np.array_equal(plain, oof[:, :-1])
+
+
+def test_fold_assignment_covers_every_row_once():
+    strata = np.array([0] * 70 + [1] * 30)
+    folds = fold_assignment(100, 5, seed=4, strata=strata)
+    assert folds.shape == (100,) and set(folds.tolist()) == set(range(5))
+    assert np.bincount(folds).tolist() == [20] * 5                     # each row in exactly one fold
+    assert [np.bincount(folds[strata == 1], minlength=5).tolist()] == [[6] * 5]  # stratified
+    assert np.array_equal(folds, fold_assignment(100, 5, seed=4, strata=strata))
+    assert not np.array_equal(folds, fold_assignment(100, 5, seed=5, strata=strata))
+    assert sorted(np.bincount(fold_assignment(7, 3, seed=0)).tolist()) == [2, 2, 3]
+
+
+def test_fit_transform_is_deterministic_and_checks_folds():
+    data = planted(400)
+    kwargs = {"target": "y", "epochs": 2, "seed": 1, "device": "cpu", "progress": False}
+    model = EntityEmbedding(**kwargs)
+    a = model.fit_transform(data, folds=2)
+    assert a.shape == (400, len(model.feature_names)) and model.feature_names[-2:] == ["x1", "x2"]  # no score
+    with_score = EntityEmbedding(**kwargs).fit_transform(data, folds=2, score=True)
+    assert np.array_equal(with_score[:, :-1], a)  # the same fold models; score=True only appends
+    assert np.array_equal(a, EntityEmbedding(**kwargs).fit_transform(data, folds=2))
+    assert not np.array_equal(a, EntityEmbedding(**{**kwargs, "seed": 2}).fit_transform(data, folds=2))
+    for bad in (1, 0, -3, 2.5, True, "5"):
+        with pytest.raises(ValueError, match="folds must be an integer >= 2"):
+            EntityEmbedding(**kwargs).fit_transform(data, folds=bad)
+    with pytest.raises(ValueError, match=r"folds \(361\) cannot exceed the number of training rows \(360\)"):
+        EntityEmbedding(**kwargs).fit_transform(data, folds=361)
+
+
+def test_fit_transform_multiclass_and_regression():
+    data = planted(600)
+    data.columns["amount"] = 3 * data["x1"] + np.where(data["shop"] == "s2", 5.0, 0.0)
+    multi = EntityEmbedding(target="region", task="multiclass", categorical=["shop"], numeric=["x1"], epochs=2,
+                            seed=0, progress=False)
+    x = multi.fit_transform(data, folds=3, score=True)
+    assert x.shape == (600, 4 + 1 + 5) and np.isfinite(x).all()
+    assert multi.feature_names_for(score=True)[-5:] == [f"region={c} (logit)" for c in multi.classes]
+    reg = EntityEmbedding(target="amount", task="regression", categorical=["shop"], numeric=["x1"], epochs=10,
+                          seed=0, progress=False)
+    x = reg.fit_transform(data, folds=3, score=True)
+    assert reg.feature_names_for(score=True)[-1] == "amount (prediction)"
+    assert np.corrcoef(x[:, -1], data["amount"])[0, 1] > 0.8
 
 
 def test_importing_learn_does_not_import_torch():
@@ -208,8 +341,9 @@ def test_cli_bad_input_is_one_line(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not ADULT.exists(), reason="needs ../shared/data/adult")
 def test_adult_learns_income():
-    names = ("age workclass fnlwgt education education-num marital-status occupation relationship race sex "
-             "capital-gain capital-loss hours-per-week native-country income").split()
+    names = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
+             "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country",
+             "income"]
     train = Table.from_csv(ADULT / "adult.data.gz", names=names)
     test = Table.from_csv(ADULT / "adult.test.gz", names=names, comment="|").replace(
         "income", {"<=50K.": "<=50K", ">50K.": ">50K"})

@@ -8,7 +8,9 @@ statistics come from `embedworks.data.TableEncoder`.
 
 After `fit`, ``model.embeddings[column]`` is an `Embeddings` keyed by the category values (plus
 ``"<unknown>"``), with the training count of each category as metadata; `transform` gives a
-downstream model the same features the MLP sees; `predict` / `predict_proba` score tables;
+downstream model the features the MLP sees (with ``score=True``, also the MLP's score), and
+`fit_transform` gives the training rows cross-fitted versions of them (no target leakage);
+`predict` / `predict_proba` score tables;
 `save` / `load` use a directory (``entity.json``, ``weights.safetensors``, and one native
 ``<column>.emb`` per categorical column for the CLI and the projector). No pickle.
 
@@ -35,7 +37,7 @@ from .training import ProgressBar, check_float, check_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EntityEmbedding", "auto_dim", "embedding_files"]
+__all__ = ["EntityEmbedding", "auto_dim", "embedding_files", "fold_assignment", "fold_seed"]
 
 FORMAT = "embedworks-entity"
 FORMAT_VERSION = 1
@@ -192,19 +194,89 @@ class EntityEmbedding:
                 "max_int_categories": self.max_int_categories}
 
     # ------------------------------------------------------------------ training
-    def fit(self, table) -> "EntityEmbedding":
+    def fit(self, table) -> EntityEmbedding:
         """Learn from a `Table` (or anything `Table.read` takes: a DataFrame, a CSV or Parquet path)."""
-        torch = _import_torch()
+        _, train, validation = self._split(Table.read(table))
+        return self._fit(train, validation)
+
+    def fit_transform(self, table, folds: int = 5, score: bool = False) -> np.ndarray:
+        """`fit(table)`, then cross-fitted `transform(table, score=score)` features for `table`'s
+        rows, for a model stacked on top (gradient boosting, a linear model) without target leakage.
+
+        The model itself is fitted exactly as by `fit` (same seed, same result), so `transform`,
+        `predict`, `embeddings` and `save` behave as after `fit`. The returned rows are what
+        `transform` would give had the model never seen them, as scikit-learn's
+        ``TargetEncoder.fit_transform`` does: the training rows are dealt into `folds` folds
+        (seeded, stratified by class), and for each fold a model with the same settings (seed
+        derived from `seed` and the fold, the same validation rows for early stopping, the same
+        columns, dimensions and numeric/target statistics) learns from the other folds and gives
+        the fold's rows their features:
+
+        - the category vectors: the fold model's vectors mapped onto the full model's by an
+          orthogonal Procrustes rotation fitted per column on the categories both know; a category
+          the fold model never saw (at least `min_count` times) gets its `<unknown>` vector, as an
+          unseen category does in `transform`;
+        - the standardised numerics, which use no target, are the full model's;
+        - with ``score=True``, the score columns (`score_names`): the fold model's output, on the
+          same scale as the full model's.
+
+        The held-out validation fraction's rows get the full model's `transform` (no model learns
+        from them); rows without a target are dealt into folds like the others. Costs `folds` + 1
+        fits (whatever `score` is). `folds` below 2 or above
+        the number of training rows is an `InvalidInputError` (a ValueError).
+        Returns (len(table), len(feature_names_for(score))) float32.
+        """
+        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+            raise InvalidInputError(f"folds must be an integer >= 2, got {folds!r}")
         table = Table.read(table)
+        rows, train, validation = self._split(table)
+        if folds > len(train):
+            raise InvalidInputError(f"folds ({folds}) cannot exceed the number of training rows ({len(train)})")
+        self._fit(train, validation)
+        out = self.transform(table, score=score)
+        full_codes = self.encoder.codes(train)
+        y, kept = self.encoder.target_values(train)
+        strata = np.full(len(train), -1, dtype=np.int64)
+        if self.task != "regression":
+            strata[kept] = y
+        assignment = fold_assignment(len(train), folds, self.seed, strata)
+        full_dims = dict(zip(self.encoder.categories, self._column_dims()))
+        n_emb = sum(full_dims.values())
+        n_out = self._n_out()
+        for k in range(folds):
+            held = assignment == k
+            logger.info("cross-fitting: fold %d of %d (%d rows held out)", k + 1, folds, int(held.sum()))
+            fold = EntityEmbedding(**{**self.get_params(), "dims": full_dims, "seed": fold_seed(self.seed, k),
+                                      "validation": 0 if validation is None else validation,
+                                      "progress": self.progress})
+            fold._fit(train.take(~held), validation, self._fold_encoder(full_codes[~held]))
+            part = train.take(held)
+            codes, numbers = fold._arrays(part)
+            vectors = [emb.vectors[codes[:, j]] @ self._rotation(c, emb)
+                       for j, (c, emb) in enumerate(fold.embeddings.items())]
+            out[rows[held], :n_emb] = np.concatenate(vectors, axis=1) if vectors else np.zeros((len(part), 0))
+            if score:
+                out[rows[held], out.shape[1] - n_out:] = fold._scores(codes, numbers)
+        return out
+
+    def _split(self, table: Table):
+        """(row numbers of the training rows in `table`, training rows, validation Table or None)."""
         validation = self.validation
         if isinstance(validation, Table):
-            train = table
-        elif validation > 0:
+            return np.arange(len(table)), table, validation
+        if validation > 0:
+            # which rows Table.split holds out depends only on the row count and the seed
+            rows = Table({"row": np.arange(len(table), dtype=np.float64)}).split(validation, seed=self.seed)[0]
             train, validation = table.split(validation, seed=self.seed)
-        else:
-            train, validation = table, None
-        self.encoder = TableEncoder.fit(train, self.target, self.task, self.categorical, self.numeric,
-                                        self.min_count, self.max_int_categories)
+            return rows["row"].astype(np.int64), train, validation
+        return np.arange(len(table)), table, None
+
+    def _fit(self, train: Table, validation: Table | None, encoder: TableEncoder | None = None) -> EntityEmbedding:
+        torch = _import_torch()
+        if encoder is None:
+            encoder = TableEncoder.fit(train, self.target, self.task, self.categorical, self.numeric,
+                                       self.min_count, self.max_int_categories)
+        self.encoder = encoder
         device = _resolve_device(self.device)
         x_train = self._arrays(train, with_target=True)
         x_valid = self._arrays(validation, with_target=True) if validation is not None else None
@@ -215,6 +287,29 @@ class EntityEmbedding:
         self._net.eval()
         self._set_embeddings()
         return self
+
+    def _fold_encoder(self, codes: np.ndarray) -> TableEncoder:
+        """The full model's encoder with each vocabulary cut to the categories seen at least
+        `min_count` times in the rows whose (full-vocabulary) `codes` are given; numeric and target
+        statistics stay the full model's, so inputs and scores mean the same in every fold."""
+        full = self.encoder
+        categories, counts = {}, {}
+        for j, (c, keys) in enumerate(full.categories.items()):
+            seen = np.bincount(codes[:, j], minlength=len(keys))
+            kept = [i for i in range(1, len(keys)) if seen[i] >= self.min_count]
+            categories[c] = [keys[0]] + [keys[i] for i in kept]
+            counts[c] = [len(codes) - int(seen[kept].sum())] + [int(seen[i]) for i in kept]
+        return TableEncoder(categories, counts, full.numeric, full.target, full.task, full.classes,
+                            full.target_stats)
+
+    def _rotation(self, column: str, fold: Embeddings) -> np.ndarray:
+        """The orthogonal map that best carries `fold`'s vectors onto the full model's, fitted on
+        the categories both hold."""
+        from scipy.linalg import orthogonal_procrustes
+
+        target = self.embeddings[column][fold.keys].astype(np.float64)
+        rotation, _ = orthogonal_procrustes(fold.vectors.astype(np.float64), target)
+        return rotation.astype(np.float32)
 
     def _column_dims(self) -> list[int]:
         dims = []
@@ -337,21 +432,56 @@ class EntityEmbedding:
         if self._net is None:
             raise InvalidInputError("the model is not fitted yet; call fit(table) first")
 
-    @property
-    def feature_names(self) -> list[str]:
-        """Names of the `transform` columns: ``column[i]`` per embedding dimension, then numerics."""
+    def feature_names_for(self, score: bool = False) -> list[str]:
+        """Names of the columns of `transform(table, score=score)` and `fit_transform`:
+        ``column[i]`` per embedding dimension, the numerics (and ``name (missing)`` indicators),
+        then, with ``score=True``, `score_names`."""
         self._check_fitted()
         names = [f"{c}[{i}]" for c, emb in self.embeddings.items() for i in range(emb.dim)]
-        return names + self.encoder.numeric_features
+        names += self.encoder.numeric_features
+        return names + self.score_names if score else names
 
-    def transform(self, table) -> np.ndarray:
-        """(n, len(feature_names)) float32: each row's category vectors and standardised numerics,
-        exactly what the MLP sees, for a downstream model."""
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the default `transform` columns (no score): `feature_names_for(score=False)`."""
+        return self.feature_names_for(False)
+
+    @property
+    def score_names(self) -> list[str]:
+        """Names of the score columns that ``score=True`` appends: ``<target> (logit)`` for a
+        binary task, ``<target>=<class> (logit)`` per class for multiclass, ``<target>
+        (prediction)`` (standardised) for regression."""
+        self._check_fitted()
+        if self.task == "binary":
+            return [f"{self.target} (logit)"]
+        if self.task == "multiclass":
+            return [f"{self.target}={c} (logit)" for c in self.encoder.classes]
+        return [f"{self.target} (prediction)"]
+
+    def transform(self, table, score: bool = False) -> np.ndarray:
+        """(n, len(feature_names_for(score))) float32 features for a downstream model: each row's
+        category vectors, then the standardised numerics (and indicators), exactly what the MLP
+        sees; with ``score=True``, then the model's raw score(s) (`score_names`: the logit(s), or
+        the standardised prediction for regression).
+
+        On the rows the model was trained on, these features were fitted to the target: the score
+        always (a model stacked on it trusts it too much), the vectors the more so the fewer rows a
+        category has (an id-like column memorises). `fit_transform` gives those rows cross-fitted
+        features instead; `transform` is for new rows.
+        """
         self._check_fitted()
         table = Table.read(table)
         codes, numbers = self._arrays(table)
-        parts = [emb.vectors[codes[:, j]] for j, emb in enumerate(self.embeddings.values())]
-        return np.concatenate(parts + [numbers], axis=1).astype(np.float32)
+        parts = [emb.vectors[codes[:, j]] for j, emb in enumerate(self.embeddings.values())] + [numbers]
+        if score:
+            parts.append(self._scores(codes, numbers))
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def _scores(self, codes: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+        """(n, n_out) float32 raw network outputs for encoded rows."""
+        torch = _import_torch()
+        device = str(next(self._net.parameters()).device)
+        return self._raw_scores(torch, device, codes, numbers).cpu().numpy().astype(np.float32)
 
     def predict_proba(self, table) -> np.ndarray:
         """(n, n_classes) class probabilities, columns in `classes` order (classification only)."""
@@ -408,7 +538,7 @@ class EntityEmbedding:
         return path
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "EntityEmbedding":
+    def load(cls, path, device: str = "auto") -> EntityEmbedding:
         """A model written by `save`, on `device`."""
         path = Path(path)
         meta = read_marker(path, MARKER, FORMAT, FORMAT_VERSION, "an entity embedding model",
@@ -428,6 +558,23 @@ class EntityEmbedding:
         model._net.to(_resolve_device(device)).eval()
         model._set_embeddings()
         return model
+
+
+def fold_assignment(n: int, folds: int, seed: int, strata: np.ndarray | None = None) -> np.ndarray:
+    """The fold (0 … folds − 1) of each of `n` rows: a seeded permutation dealt out in turn, after
+    grouping it by `strata` (class indices) when given, so every fold gets each class in proportion.
+    Every row is in exactly one fold; fold sizes differ by at most one."""
+    order = np.random.default_rng(seed).permutation(n)
+    if strata is not None:
+        order = order[np.argsort(np.asarray(strata)[order], kind="stable")]
+    assignment = np.empty(n, dtype=np.int64)
+    assignment[order] = np.arange(n) % folds
+    return assignment
+
+
+def fold_seed(seed: int, fold: int) -> int:
+    """The seed of fold `fold`'s model in `EntityEmbedding.fit_transform`, derived from `seed`."""
+    return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
 
 
 def embedding_files(columns: list[str]) -> dict[str, str]:
