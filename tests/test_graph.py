@@ -74,7 +74,7 @@ def test_scipy_mat_isolated(tmp_path, caplog):
 
 def test_from_edges_shares_nodes():
     g = Graph.from_pairs(["x", "y", "z"], ["y", "z", "x"], nodes=["x", "y", "z", "w"])
-    src, dst, w = g.edges()
+    src, dst, _ = g.edges()
     sub = Graph.from_edges(src[:2], dst[:2], None, g.nodes, g.directed, node_index=g.node_index)
     assert sub.nodes is g.nodes and sub.n_edges == 2 and sub.report["isolated"] == 1
 

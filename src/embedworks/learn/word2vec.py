@@ -127,8 +127,7 @@ class Word2Vec:
             self.workers = check_int("workers", self.workers, 1)
         if not self.hs and self.negative == 0:
             raise InvalidInputError("nothing to train: set negative > 0 or hs=True (or both)")
-        if self.sample is None or not np.isfinite(self.sample) or self.sample < 0:
-            raise InvalidInputError(f"sample must be >= 0 (0 disables subsampling), got {self.sample}")
+        self._check_sample()
         if self.alpha is not None and self.alpha != "auto":
             if not isinstance(self.alpha, (int, float)) or not self.alpha > 0:
                 raise InvalidInputError(f"alpha must be a positive number or 'auto', got {self.alpha!r}")
@@ -280,9 +279,23 @@ class Word2Vec:
         self.epochs_trained += epochs
         return self
 
+    def _check_sample(self) -> None:
+        sample = self.sample
+        try:
+            valid = bool(np.isfinite(sample)) and sample >= 0
+        except TypeError:  # None, a string
+            valid = False
+        if not valid:
+            raise InvalidInputError(f"sample must be >= 0 (0 disables subsampling), got {sample!r}")
+
+    @property
+    def effective_sample(self) -> float | None:
+        """The subsampling threshold training uses: `sample` (subclasses may derive it)."""
+        return float(self.sample)
+
     def _tables(self):
         vocab = self.vocab
-        keep = vocab.keep_probabilities(self.sample)
+        keep = vocab.keep_probabilities(self.effective_sample)
         if self.negative:
             neg_thr, neg_alias = vocab.negative_alias(0.75)
         else:
