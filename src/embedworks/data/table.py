@@ -172,6 +172,11 @@ class Table:
 
     def split(self, fraction: float, seed: int = 0) -> tuple["Table", "Table"]:
         """(rest, held out): a seeded random `fraction` of the rows held out, both in row order."""
+        held = self.held_out(fraction, seed)
+        return self.take(~held), self.take(held)
+
+    def held_out(self, fraction: float, seed: int = 0) -> np.ndarray:
+        """The boolean row mask of the rows `split(fraction, seed)` holds out."""
         if not 0 < fraction < 1:
             raise InvalidInputError(f"the split fraction must be between 0 and 1, got {fraction!r}")
         n_held = int(round(len(self) * fraction))
@@ -179,7 +184,7 @@ class Table:
             raise InvalidInputError(f"cannot hold out {fraction:g} of {len(self)} rows")
         held = np.zeros(len(self), dtype=bool)
         held[np.random.default_rng(seed).permutation(len(self))[:n_held]] = True
-        return self.take(~held), self.take(held)
+        return held
 
     def replace(self, name: str, mapping: Mapping) -> "Table":
         """A copy where the values of column `name` found in `mapping` are replaced."""

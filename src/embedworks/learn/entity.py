@@ -265,10 +265,8 @@ class EntityEmbedding:
         if isinstance(validation, Table):
             return np.arange(len(table)), table, validation
         if validation > 0:
-            # which rows Table.split holds out depends only on the row count and the seed
-            rows = Table({"row": np.arange(len(table), dtype=np.float64)}).split(validation, seed=self.seed)[0]
-            train, validation = table.split(validation, seed=self.seed)
-            return rows["row"].astype(np.int64), train, validation
+            held = table.held_out(validation, seed=self.seed)
+            return np.flatnonzero(~held), table.take(~held), table.take(held)
         return np.arange(len(table)), table, None
 
     def _fit(self, train: Table, validation: Table | None, encoder: TableEncoder | None = None) -> EntityEmbedding:

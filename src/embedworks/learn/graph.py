@@ -50,7 +50,7 @@ import numpy as np
 from ..data.graph import Graph
 from ..errors import FormatError, InvalidInputError
 from . import _walks
-from ._vocab import count_ids
+from ._aot import word2vec_kernels
 from .training import check_float, check_int, default_workers
 from .vocab import EncodedCorpus, Vocabulary
 from .word2vec import Word2Vec
@@ -250,13 +250,13 @@ class Node2Vec(Word2Vec):
         t0 = time.perf_counter()
         if not streamed:
             walks = self.walks(graph, _prepared=prepared)
-            counts += count_ids(walks.tokens, n)  # np.bincount would copy to int64
+            counts += word2vec_kernels().count_ids(walks.tokens, n)  # np.bincount would copy to int64
         else:
             logger.info("%s: walks need %.0f MB > max_walk_memory: streaming %d chunks of %d rounds",
                         self.label, per_round * self.num_walks / 1e6, len(pieces), chunk)
             walks = None
             for piece in pieces:
-                counts += count_ids(self.walks(graph, piece, prepared).tokens, n)
+                counts += word2vec_kernels().count_ids(self.walks(graph, piece, prepared).tokens, n)
         walk_seconds += time.perf_counter() - t0
 
         deg_in = np.bincount(graph.indices, minlength=n)
