@@ -199,9 +199,11 @@ class Corpus:
                 tokens = last.split()
                 carry = tokens.pop() if tokens and not last[-1].isspace() else ""
                 pending.extend(tokens)
-                while len(pending) >= limit:
-                    yield pending[:limit], 0
-                    pending = pending[limit:]
+                done = 0
+                while len(pending) - done >= limit:
+                    yield pending[done:done + limit], 0
+                    done += limit
+                del pending[:done]
         pending.extend(carry.split())
         if pending:
             for start in range(0, len(pending), limit):

@@ -45,13 +45,10 @@ by its whole window (pWord2Vec); CBOW's input is the flat mean of all rows of al
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 from ._sgns import (_alpha_at, _subsample, draw_negatives, hs_output, lcg, neg_output,
-                    sg_neg_shared_step, sg_pair_step)
+                    prefetch_row, sg_neg_shared_step, sg_pair_step)
 
 _JIT = dict(cache=True, nogil=True, fastmath=True)
 
@@ -239,44 +236,13 @@ def init_bucket_rows(out, buckets, scale, seed_state):
 PREFETCH_AHEAD = 1
 
 
-@intrinsic
-def _prefetch(typingctx, arr, row, col):
-    """Hint the CPU to fetch the cache line holding arr[row, col] (LLVM's llvm.prefetch: read,
-    high locality, data cache); a no-op on targets without prefetch instructions."""
-    sig = types.void(arr, row, col)
-
-    def codegen(context, builder, signature, args):
-        ary_t, row_t, col_t = signature.args
-        ary = context.make_array(ary_t)(context, builder, args[0])
-        i = context.cast(builder, args[1], row_t, types.intp)
-        j = context.cast(builder, args[2], col_t, types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, ary_t, ary, [i, j], wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _prefetch_row(arr, r):
-    """Prefetch every cache line of row r (16 float32 = 64 bytes apart, and the last element)."""
-    d = arr.shape[1]
-    for c in range(0, d, 16):
-        _prefetch(arr, r, c)
-    _prefetch(arr, r, d - 1)
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _prefetch_word(syn0, ngrams, sub_ptr, sub_idx, w):
     """Prefetch word w's own row and its n-gram rows: the n-gram table is far larger than the
     caches and its rows are read at random, so this hides most of the memory latency."""
-    _prefetch_row(syn0, w)
+    prefetch_row(syn0, w)
     for p in range(sub_ptr[w], sub_ptr[w + 1]):
-        _prefetch_row(ngrams, sub_idx[p])
+        prefetch_row(ngrams, sub_idx[p])
 
 
 # --------------------------------------------------------------------------- the window cache

@@ -27,6 +27,10 @@ Conventions (those of word2vec.c):
   - negatives: two steps per draw from an alias table of unigram**0.75 (`draw_alias`; O(1),
     where a binary search in a cumulative table cost about 100 ns a draw in mispredicted
     branches).
+* Look-ahead: a sentence kernel makes centre i + 1's draws (window reduction, negatives) before
+  centre i's update, in the stream order above, and prefetches the rows centre i + 1 reads
+  first (its output row, its negatives' rows, the input row entering its window), so those
+  cache misses overlap centre i's arithmetic. The vectors are those of drawing just in time.
 * The learning rate decays linearly: for a sentence starting at relative position ``x`` of the
   slice, ``alpha = alpha0 - (alpha0 - min_alpha) * (progress0 + progress_span * x)``; the caller
   passes the progress of the slice within the whole training run (all epochs), so one thread
@@ -53,7 +57,10 @@ output is the centre word.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 MAX_EXP = 6.0
 EXP_TABLE_SIZE = 1000
@@ -182,6 +189,38 @@ def _max_sentence(offsets):
     return m
 
 
+# --------------------------------------------------------------------------- prefetching
+@intrinsic
+def _prefetch(typingctx, arr, row, col):
+    """Hint the CPU to fetch the cache line holding arr[row, col] (LLVM's llvm.prefetch: read,
+    high locality, data cache); a no-op on targets without prefetch instructions."""
+    sig = types.void(arr, row, col)
+
+    def codegen(context, builder, signature, args):
+        ary_t, row_t, col_t = signature.args
+        ary = context.make_array(ary_t)(context, builder, args[0])
+        i = context.cast(builder, args[1], row_t, types.intp)
+        j = context.cast(builder, args[2], col_t, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, ary_t, ary, [i, j], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def prefetch_row(arr, r):
+    """Prefetch every cache line of row r (16 float32 = 64 bytes apart, and the last element)."""
+    d = arr.shape[1]
+    for c in range(0, d, 16):
+        _prefetch(arr, r, c)
+    _prefetch(arr, r, d - 1)
+
+
 # --------------------------------------------------------------------------- single steps
 @njit(cache=True, nogil=True, inline="always")
 def hs_output(h, err, syn1, code, point, codelen, alpha):
@@ -197,9 +236,9 @@ def hs_output(h, err, syn1, code, point, codelen, alpha):
             continue
         g = (np.float32(1.0) - np.float32(code[p]) - sigmoid(f)) * alpha
         for t in range(d):
-            err[t] += g * syn1[row, t]
-        for t in range(d):
-            syn1[row, t] += g * h[t]
+            o = syn1[row, t]
+            err[t] += g * o
+            syn1[row, t] = o + g * h[t]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -219,9 +258,9 @@ def neg_output(h, err, syn1neg, word, negs, n_neg, alpha):
             f += h[t] * syn1neg[target, t]
         g = (label - sigmoid(f)) * alpha
         for t in range(d):
-            err[t] += g * syn1neg[target, t]
-        for t in range(d):
-            syn1neg[target, t] += g * h[t]
+            o = syn1neg[target, t]
+            err[t] += g * o
+            syn1neg[target, t] = o + g * h[t]
 
 
 @njit(**_JIT)
@@ -317,13 +356,45 @@ def cbow_step(syn0, syn1neg, syn1, ctx, n_ctx, word, negs, n_neg, use_neg,
 
 
 # --------------------------------------------------------------------------- sentence kernels
+@njit(cache=True, nogil=True, inline="always")
+def _draw_centre(neg_thr, neg_alias, negative, per_pair, word, i, n, window, negs, n_negs,
+                 next_random):
+    """The random draws for centre position i of an n-token sentence, in word2vec.c's order:
+    the window reduction b, then (when the window holds any context) the negatives: one set
+    into negs[0], or with `per_pair` one set per context word into negs[j] (counts in n_negs).
+    Returns (b, next_random)."""
+    next_random = lcg(next_random)
+    b = np.int64((next_random >> _SHIFT16) % np.uint64(window))
+    n_ctx = min(n, i + window + 1 - b) - max(0, i - window + b) - 1
+    if negative > 0 and n_ctx > 0:
+        for j in range(n_ctx if per_pair else 1):
+            n_negs[j], next_random = draw_negatives(neg_thr, neg_alias, negative, word, negs[j],
+                                                    next_random)
+    return b, next_random
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_centre(syn0, syn1neg, sen, i, n, window, negs, n_negs, sets):
+    """Prefetch the rows centre i will touch first: its output row and its negatives' rows
+    (first `sets` sets), and the input row entering the window."""
+    if syn1neg.shape[0] > 1:
+        prefetch_row(syn1neg, sen[i])
+        for j in range(sets):
+            for k in range(n_negs[j]):
+                prefetch_row(syn1neg, negs[j, k])
+    if i + window < n:
+        prefetch_row(syn0, sen[i + window])
+
+
 @njit(**_JIT)
 def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias,
              codes, points, code_lens, window, negative, hs, shared,
              alpha0, min_alpha, progress0, progress_span, next_random):
     """Skip-gram over sentences offsets[0..-1] of `tokens`. Returns (next_random, words, kept).
 
-    `words` counts the tokens of the slice, `kept` those that survived subsampling."""
+    `words` counts the tokens of the slice, `kept` those that survived subsampling. The draws
+    of centre i + 1 are made before centre i's update, in the same stream order, so its rows are
+    prefetched while centre i computes (the results are those of drawing just in time)."""
     d = syn0.shape[1]
     n_sent = offsets.shape[0] - 1
     if n_sent <= 0:
@@ -333,25 +404,36 @@ def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias
     if total <= 0:
         return next_random, 0, 0
     use_neg = negative > 0
+    per_pair = not (shared and use_neg)
     sen = np.empty(_max_sentence(offsets), dtype=np.int32)
     ctx = np.empty(2 * window, dtype=np.int32)
-    negs = np.empty(max(negative, 1), dtype=np.int32)
+    negs = np.empty((2, 2 * window, max(negative, 1)), dtype=np.int32)
+    n_negs = np.zeros((2, 2 * window), dtype=np.int64)
     M = np.empty((2 * window, d), dtype=np.float32)
     O = np.empty((negative + 1, d), dtype=np.float32)
     G = np.empty((2 * window, negative + 1), dtype=np.float32)
     neu1e = np.empty(d, dtype=np.float32)
     kept = 0
-    uwindow = np.uint64(window)
     for s in range(n_sent):
         start = offsets[s]
         alpha = np.float32(_alpha_at(alpha0, min_alpha,
                                      progress0 + progress_span * ((start - base) / total)))
         n, next_random = _subsample(tokens, start, offsets[s + 1], keep_prob, sen, next_random)
         kept += n
+        if n == 0:
+            continue
+        cur = 0
+        b, next_random = _draw_centre(neg_thr, neg_alias, negative, per_pair, sen[0], 0, n, window,
+                                      negs[0], n_negs[0], next_random)
         for i in range(n):
             word = sen[i]
-            next_random = lcg(next_random)
-            b = np.int64((next_random >> _SHIFT16) % uwindow)
+            b_next = np.int64(0)
+            if i + 1 < n:
+                b_next, next_random = _draw_centre(neg_thr, neg_alias, negative, per_pair, sen[i + 1],
+                                                   i + 1, n, window, negs[1 - cur], n_negs[1 - cur],
+                                                   next_random)
+                _prefetch_centre(syn0, syn1neg, sen, i + 1, n, window, negs[1 - cur], n_negs[1 - cur],
+                                 2 * window if per_pair else 1)
             lo = max(0, i - window + b)
             hi = min(n, i + window + 1 - b)
             n_ctx = 0
@@ -359,24 +441,21 @@ def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias
                 if c != i:
                     ctx[n_ctx] = sen[c]
                     n_ctx += 1
-            if n_ctx == 0:
-                continue
             hw = word if hs else 0  # codes/points are a (1, 1) dummy without hs
             code_len = code_lens[hw] if hs else 0
-            if shared and use_neg:
+            if n_ctx > 0 and not per_pair:
                 if hs:
                     for j in range(n_ctx):
-                        sg_pair_step(syn0, syn1neg, syn1, ctx[j], word, negs, 0, False,
+                        sg_pair_step(syn0, syn1neg, syn1, ctx[j], word, negs[cur, 0], 0, False,
                                      codes[hw], points[hw], code_len, True, alpha, neu1e)
-                n_neg, next_random = draw_negatives(neg_thr, neg_alias, negative, word, negs, next_random)
-                sg_neg_shared_step(syn0, syn1neg, ctx, n_ctx, word, negs, n_neg, alpha, M, O, G)
+                sg_neg_shared_step(syn0, syn1neg, ctx, n_ctx, word, negs[cur, 0], n_negs[cur, 0],
+                                   alpha, M, O, G)
             else:
                 for j in range(n_ctx):
-                    n_neg = 0
-                    if use_neg:
-                        n_neg, next_random = draw_negatives(neg_thr, neg_alias, negative, word, negs, next_random)
-                    sg_pair_step(syn0, syn1neg, syn1, ctx[j], word, negs, n_neg, use_neg,
+                    sg_pair_step(syn0, syn1neg, syn1, ctx[j], word, negs[cur, j],
+                                 n_negs[cur, j] if use_neg else 0, use_neg,
                                  codes[hw], points[hw], code_len, hs, alpha, neu1e)
+            b, cur = b_next, 1 - cur
     return next_random, total, kept
 
 
@@ -384,7 +463,9 @@ def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias
 def train_cbow(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias,
                codes, points, code_lens, window, negative, hs, cbow_mean,
                alpha0, min_alpha, progress0, progress_span, next_random):
-    """CBOW over sentences offsets[0..-1] of `tokens`. Returns (next_random, words, kept)."""
+    """CBOW over sentences offsets[0..-1] of `tokens`. Returns (next_random, words, kept).
+
+    Draws and prefetches one centre ahead, as `train_sg`."""
     d = syn0.shape[1]
     n_sent = offsets.shape[0] - 1
     if n_sent <= 0:
@@ -396,21 +477,30 @@ def train_cbow(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_ali
     use_neg = negative > 0
     sen = np.empty(_max_sentence(offsets), dtype=np.int32)
     ctx = np.empty(2 * window, dtype=np.int32)
-    negs = np.empty(max(negative, 1), dtype=np.int32)
+    negs = np.empty((2, 1, max(negative, 1)), dtype=np.int32)
+    n_negs = np.zeros((2, 1), dtype=np.int64)
     neu1 = np.empty(d, dtype=np.float32)
     neu1e = np.empty(d, dtype=np.float32)
     kept = 0
-    uwindow = np.uint64(window)
     for s in range(n_sent):
         start = offsets[s]
         alpha = np.float32(_alpha_at(alpha0, min_alpha,
                                      progress0 + progress_span * ((start - base) / total)))
         n, next_random = _subsample(tokens, start, offsets[s + 1], keep_prob, sen, next_random)
         kept += n
+        if n == 0:
+            continue
+        cur = 0
+        b, next_random = _draw_centre(neg_thr, neg_alias, negative, False, sen[0], 0, n, window,
+                                      negs[0], n_negs[0], next_random)
         for i in range(n):
             word = sen[i]
-            next_random = lcg(next_random)
-            b = np.int64((next_random >> _SHIFT16) % uwindow)
+            b_next = np.int64(0)
+            if i + 1 < n:
+                b_next, next_random = _draw_centre(neg_thr, neg_alias, negative, False, sen[i + 1],
+                                                   i + 1, n, window, negs[1 - cur], n_negs[1 - cur],
+                                                   next_random)
+                _prefetch_centre(syn0, syn1neg, sen, i + 1, n, window, negs[1 - cur], n_negs[1 - cur], 1)
             lo = max(0, i - window + b)
             hi = min(n, i + window + 1 - b)
             n_ctx = 0
@@ -418,13 +508,11 @@ def train_cbow(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_ali
                 if c != i:
                     ctx[n_ctx] = sen[c]
                     n_ctx += 1
-            if n_ctx == 0:
-                continue
-            hw = word if hs else 0  # codes/points are a (1, 1) dummy without hs
-            code_len = code_lens[hw] if hs else 0
-            n_neg = 0
-            if use_neg:
-                n_neg, next_random = draw_negatives(neg_thr, neg_alias, negative, word, negs, next_random)
-            cbow_step(syn0, syn1neg, syn1, ctx, n_ctx, word, negs, n_neg, use_neg,
-                      codes[hw], points[hw], code_len, hs, alpha, cbow_mean, neu1, neu1e)
+            if n_ctx > 0:
+                hw = word if hs else 0  # codes/points are a (1, 1) dummy without hs
+                code_len = code_lens[hw] if hs else 0
+                cbow_step(syn0, syn1neg, syn1, ctx, n_ctx, word, negs[cur, 0],
+                          n_negs[cur, 0] if use_neg else 0, use_neg,
+                          codes[hw], points[hw], code_len, hs, alpha, cbow_mean, neu1, neu1e)
+            b, cur = b_next, 1 - cur
     return next_random, total, kept
