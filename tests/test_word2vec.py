@@ -8,6 +8,7 @@ import pytest
 from embedworks.errors import InvalidInputError
 from embedworks.learn import Word2Vec
 from embedworks.learn import _sgns
+from embedworks.learn import word2vec as word2vec_module
 from embedworks.learn.vocab import Vocabulary
 from embedworks.space import Embeddings
 from sgns_reference import ref_lcg, ref_sigmoid
@@ -224,9 +225,9 @@ def test_sentence_kernels_match_reference(sg, negative, hs, shared):
     args = (tokens, offsets, keep, thr, alias, codes, points, lens, 3, negative, hs)
     sched = (0.025, 0.0001, 0.2, 0.5)
     if sg:
-        nr, words, kept = _sgns.train_sg(syn0, syn1neg, syn1, *args, shared, *sched, np.uint64(7))
+        nr, words, kept = _sgns.train_sg(syn0, syn1neg, syn1, *args, shared, *sched, 0, 0, np.uint64(7))
     else:
-        nr, words, kept = _sgns.train_cbow(syn0, syn1neg, syn1, *args, True, *sched, np.uint64(7))
+        nr, words, kept = _sgns.train_cbow(syn0, syn1neg, syn1, *args, True, *sched, 0, 0, np.uint64(7))
     ref_nr = ref_train(sg, *refs, *args, shared, True, *sched, 7)
     assert words == 50 and 0 < kept < 50
     assert int(nr) == ref_nr
@@ -274,6 +275,58 @@ def test_planted_synonyms_are_nearest_neighbours(sg, negative, hs, shared):
     assert emb.most_similar("a1", k=1)[0][0] == "a2"
     assert emb.most_similar("b2", k=1)[0][0] == "b1"
     assert emb.similarity("a1", "a2") > emb.similarity("a1", "b1") + 0.2
+
+
+@pytest.mark.parametrize("sg,shared", [(True, True), (True, False), (False, False)])
+def test_private_hot_rows_equal_shared_rows_after_folding(sg, shared):
+    """A thread that keeps the `hot` most frequent words' output rows private (rows hot_base..)
+    and folds them back trains the same vectors as one that updates the shared rows."""
+    rng = np.random.default_rng(5)
+    V, d, hot = 12, 6, 4
+    counts = np.sort(rng.integers(5, 200, V))[::-1]
+    vocab = Vocabulary([str(i) for i in range(V)], counts)
+    tokens = rng.choice(V, 80, p=counts / counts.sum()).astype(np.int32)
+    offsets = np.array([0, 30, 31, 80], dtype=np.int64)
+    thr, alias = vocab.negative_alias()
+    codes, points, lens = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.int32), np.zeros(1, np.int32)
+    syn0, syn1neg, syn1 = _weights(V, d, seed=2)
+    args = (tokens, offsets, vocab.keep_probabilities(0.05), thr, alias, codes, points, lens, 3, 3, False,
+            shared if sg else True, 0.025, 0.0001, 0.0, 1.0)
+    kernel = _sgns.train_sg if sg else _sgns.train_cbow
+    plain = (syn0.copy(), syn1neg.copy())
+    nr_plain = kernel(plain[0], plain[1], syn1[:1], *args, 0, 0, np.uint64(3))[0]
+    base = 2 * V  # private rows after some other thread's block, as Word2Vec lays them out
+    out = np.zeros((base + V + hot, d), np.float32)
+    out[:V] = syn1neg
+    out[base + V:] = syn1neg[:hot]
+    s0 = syn0.copy()
+    nr_hot = kernel(s0, out, syn1[:1], *args, hot, base + V, np.uint64(3))[0]
+    assert np.array_equal(out[:hot], syn1neg[:hot])  # the shared hot rows were not touched
+    assert not np.array_equal(out[base + V:], syn1neg[:hot])
+    out[:hot] += out[base + V:] - syn1neg[:hot]  # the fold
+    assert nr_hot == nr_plain
+    assert np.allclose(s0, plain[0], atol=1e-6) and np.allclose(out[:V], plain[1], atol=1e-6)
+    assert not out[V:base + V].any()  # no other rows written
+
+
+def test_two_workers_keep_hot_rows_private_and_fold_them_back(monkeypatch):
+    monkeypatch.setattr(word2vec_module, "PIECE_TOKENS", 50)  # many folds
+    kw = dict(dim=16, window=2, sample=0, min_count=1, epochs=5, seed=1, workers=2)
+    model = Word2Vec(**kw).fit(PLANTED)
+    V = len(model.vocab)
+    assert Word2Vec.HOT_ROWS >= V and model._hot_rows(2) == V  # every row is hot here
+    assert model.syn1neg.shape == (V, 16)
+    # output rows start at zero; hot ones change only through the folds
+    assert (np.abs(model.syn1neg).sum(axis=1) > 0).all()
+    private = model.syn1neg.base[V:3 * V]  # the two threads' rows, after the model's
+    assert any(np.array_equal(private[t * V:(t + 1) * V], model.syn1neg) for t in (0, 1))
+    off = Word2Vec(**kw)
+    off.HOT_ROWS = 0
+    off.fit(PLANTED)
+    for m in (model, off):  # both learn the planted structure
+        assert m.embeddings.most_similar("a1", k=1)[0][0] == "a2"
+        assert m.embeddings.most_similar("b2", k=1)[0][0] == "b1"
+    assert model._hot_rows(1) == 0
 
 
 def test_workers_one_is_bit_identical_and_two_workers_train():

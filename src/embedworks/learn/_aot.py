@@ -35,7 +35,7 @@ SOURCES = ("_sgns.py", "_vocab.py")
 _MATRIX, _VECTOR = "f4[:, ::1]", "f4[::1]"
 _TRAIN = ("Tuple((u8, i8, i8))(" + ", ".join([_MATRIX] * 3) +
           ", i4[::1], i8[::1], f4[::1], u4[::1], i4[::1], u1[:, ::1], i4[:, ::1], i4[::1],"
-          " i8, i8, b1, b1, f8, f8, f8, f8, u8)")
+          " i8, i8, b1, b1, f8, f8, f8, f8, i8, i8, u8)")
 #: exported name: (source module, Numba signature); every argument as Word2Vec passes it
 EXPORTS = {
     "train_sg": ("_sgns", _TRAIN),

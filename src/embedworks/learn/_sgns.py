@@ -31,6 +31,12 @@ Conventions (those of word2vec.c):
   centre i's update, in the stream order above, and prefetches the rows centre i + 1 reads
   first (its output row, its negatives' rows, the input row entering its window), so those
   cache misses overlap centre i's arithmetic. The vectors are those of drawing just in time.
+* Private hot rows (``hot``, ``hot_base``): with several threads, every thread reads and
+  writes the output rows of the most frequent words at a high rate, and moving those cache
+  lines between cores halved the speed of two threads on text8 CBOW when the cores were far
+  apart. So a thread may keep its own copy of the ``hot`` most frequent words' rows (ids
+  0 .. hot - 1) at rows ``hot_base .. hot_base + hot - 1`` of ``syn1neg`` (`out_row`), which
+  the caller folds back into the shared rows between calls. ``hot = 0``: shared rows only.
 * The learning rate decays linearly: for a sentence starting at relative position ``x`` of the
   slice, ``alpha = alpha0 - (alpha0 - min_alpha) * (progress0 + progress_span * x)``; the caller
   passes the progress of the slice within the whole training run (all epochs), so one thread
@@ -357,12 +363,19 @@ def cbow_step(syn0, syn1neg, syn1, ctx, n_ctx, word, negs, n_neg, use_neg,
 
 # --------------------------------------------------------------------------- sentence kernels
 @njit(cache=True, nogil=True, inline="always")
+def out_row(w, hot, hot_base):
+    """The syn1neg row a thread uses for word w: its private copy (row hot_base + w) when w is
+    one of the `hot` most frequent words, else the shared row w."""
+    return w + hot_base if w < hot else w
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _draw_centre(neg_thr, neg_alias, negative, per_pair, word, i, n, window, negs, n_negs,
-                 next_random):
+                 hot, hot_base, next_random):
     """The random draws for centre position i of an n-token sentence, in word2vec.c's order:
     the window reduction b, then (when the window holds any context) the negatives: one set
-    into negs[0], or with `per_pair` one set per context word into negs[j] (counts in n_negs).
-    Returns (b, next_random)."""
+    into negs[0], or with `per_pair` one set per context word into negs[j] (counts in n_negs),
+    stored as `out_row`s. Returns (b, next_random)."""
     next_random = lcg(next_random)
     b = np.int64((next_random >> _SHIFT16) % np.uint64(window))
     n_ctx = min(n, i + window + 1 - b) - max(0, i - window + b) - 1
@@ -370,15 +383,17 @@ def _draw_centre(neg_thr, neg_alias, negative, per_pair, word, i, n, window, neg
         for j in range(n_ctx if per_pair else 1):
             n_negs[j], next_random = draw_negatives(neg_thr, neg_alias, negative, word, negs[j],
                                                     next_random)
+            for k in range(n_negs[j]):
+                negs[j, k] = out_row(negs[j, k], hot, hot_base)
     return b, next_random
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _prefetch_centre(syn0, syn1neg, sen, i, n, window, negs, n_negs, sets):
-    """Prefetch the rows centre i will touch first: its output row and its negatives' rows
-    (first `sets` sets), and the input row entering the window."""
+def _prefetch_centre(syn0, syn1neg, sen, i, n, window, negs, n_negs, sets, out):
+    """Prefetch the rows centre i will touch first: its output row `out` and its negatives'
+    rows (first `sets` sets), and the input row entering the window."""
     if syn1neg.shape[0] > 1:
-        prefetch_row(syn1neg, sen[i])
+        prefetch_row(syn1neg, out)
         for j in range(sets):
             for k in range(n_negs[j]):
                 prefetch_row(syn1neg, negs[j, k])
@@ -389,7 +404,7 @@ def _prefetch_centre(syn0, syn1neg, sen, i, n, window, negs, n_negs, sets):
 @njit(**_JIT)
 def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias,
              codes, points, code_lens, window, negative, hs, shared,
-             alpha0, min_alpha, progress0, progress_span, next_random):
+             alpha0, min_alpha, progress0, progress_span, hot, hot_base, next_random):
     """Skip-gram over sentences offsets[0..-1] of `tokens`. Returns (next_random, words, kept).
 
     `words` counts the tokens of the slice, `kept` those that survived subsampling. The draws
@@ -424,16 +439,16 @@ def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias
             continue
         cur = 0
         b, next_random = _draw_centre(neg_thr, neg_alias, negative, per_pair, sen[0], 0, n, window,
-                                      negs[0], n_negs[0], next_random)
+                                      negs[0], n_negs[0], hot, hot_base, next_random)
         for i in range(n):
             word = sen[i]
             b_next = np.int64(0)
             if i + 1 < n:
                 b_next, next_random = _draw_centre(neg_thr, neg_alias, negative, per_pair, sen[i + 1],
                                                    i + 1, n, window, negs[1 - cur], n_negs[1 - cur],
-                                                   next_random)
+                                                   hot, hot_base, next_random)
                 _prefetch_centre(syn0, syn1neg, sen, i + 1, n, window, negs[1 - cur], n_negs[1 - cur],
-                                 2 * window if per_pair else 1)
+                                 2 * window if per_pair else 1, out_row(sen[i + 1], hot, hot_base))
             lo = max(0, i - window + b)
             hi = min(n, i + window + 1 - b)
             n_ctx = 0
@@ -443,16 +458,17 @@ def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias
                     n_ctx += 1
             hw = word if hs else 0  # codes/points are a (1, 1) dummy without hs
             code_len = code_lens[hw] if hs else 0
+            out = out_row(word, hot, hot_base)
             if n_ctx > 0 and not per_pair:
                 if hs:
                     for j in range(n_ctx):
-                        sg_pair_step(syn0, syn1neg, syn1, ctx[j], word, negs[cur, 0], 0, False,
+                        sg_pair_step(syn0, syn1neg, syn1, ctx[j], out, negs[cur, 0], 0, False,
                                      codes[hw], points[hw], code_len, True, alpha, neu1e)
-                sg_neg_shared_step(syn0, syn1neg, ctx, n_ctx, word, negs[cur, 0], n_negs[cur, 0],
+                sg_neg_shared_step(syn0, syn1neg, ctx, n_ctx, out, negs[cur, 0], n_negs[cur, 0],
                                    alpha, M, O, G)
             else:
                 for j in range(n_ctx):
-                    sg_pair_step(syn0, syn1neg, syn1, ctx[j], word, negs[cur, j],
+                    sg_pair_step(syn0, syn1neg, syn1, ctx[j], out, negs[cur, j],
                                  n_negs[cur, j] if use_neg else 0, use_neg,
                                  codes[hw], points[hw], code_len, hs, alpha, neu1e)
             b, cur = b_next, 1 - cur
@@ -462,7 +478,7 @@ def train_sg(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias
 @njit(**_JIT)
 def train_cbow(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_alias,
                codes, points, code_lens, window, negative, hs, cbow_mean,
-               alpha0, min_alpha, progress0, progress_span, next_random):
+               alpha0, min_alpha, progress0, progress_span, hot, hot_base, next_random):
     """CBOW over sentences offsets[0..-1] of `tokens`. Returns (next_random, words, kept).
 
     Draws and prefetches one centre ahead, as `train_sg`."""
@@ -492,15 +508,16 @@ def train_cbow(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_ali
             continue
         cur = 0
         b, next_random = _draw_centre(neg_thr, neg_alias, negative, False, sen[0], 0, n, window,
-                                      negs[0], n_negs[0], next_random)
+                                      negs[0], n_negs[0], hot, hot_base, next_random)
         for i in range(n):
             word = sen[i]
             b_next = np.int64(0)
             if i + 1 < n:
                 b_next, next_random = _draw_centre(neg_thr, neg_alias, negative, False, sen[i + 1],
                                                    i + 1, n, window, negs[1 - cur], n_negs[1 - cur],
-                                                   next_random)
-                _prefetch_centre(syn0, syn1neg, sen, i + 1, n, window, negs[1 - cur], n_negs[1 - cur], 1)
+                                                   hot, hot_base, next_random)
+                _prefetch_centre(syn0, syn1neg, sen, i + 1, n, window, negs[1 - cur], n_negs[1 - cur], 1,
+                                 out_row(sen[i + 1], hot, hot_base))
             lo = max(0, i - window + b)
             hi = min(n, i + window + 1 - b)
             n_ctx = 0
@@ -511,7 +528,7 @@ def train_cbow(syn0, syn1neg, syn1, tokens, offsets, keep_prob, neg_thr, neg_ali
             if n_ctx > 0:
                 hw = word if hs else 0  # codes/points are a (1, 1) dummy without hs
                 code_len = code_lens[hw] if hs else 0
-                cbow_step(syn0, syn1neg, syn1, ctx, n_ctx, word, negs[cur, 0],
+                cbow_step(syn0, syn1neg, syn1, ctx, n_ctx, out_row(word, hot, hot_base), negs[cur, 0],
                           n_negs[cur, 0] if use_neg else 0, use_neg,
                           codes[hw], points[hw], code_len, hs, alpha, cbow_mean, neu1, neu1e)
             b, cur = b_next, 1 - cur

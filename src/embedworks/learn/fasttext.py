@@ -67,6 +67,8 @@ class FastText(Word2Vec):
 
     FORMAT = "embedworks.fasttext"
     FORMAT_VERSION = 1
+    #: the subword kernels keep every output row shared (see Word2Vec.HOT_ROWS)
+    HOT_ROWS = 0
 
     def __init__(self, sg: bool = False, dim: int = 100, window: int = 5, negative: int = 5,
                  sample: float = 1e-3, min_count: int = 5, min_n: int = 3, max_n: int = 6,
@@ -189,7 +191,7 @@ class FastText(Word2Vec):
         self._index_ngrams()
 
     # ------------------------------------------------------------------ training
-    def _piece_trainer(self, tokens: np.ndarray):
+    def _piece_trainer(self, tokens: np.ndarray, threads: int):
         """Word2Vec's threading with the subword kernels: input rows are word + n-gram rows."""
         keep, neg_thr, neg_alias, codes, points, lengths, syn1neg, syn1 = self._tables()
         syn0, ngrams = self.syn0, self.syn0_ngrams
@@ -202,7 +204,7 @@ class FastText(Word2Vec):
             kernel = _fasttext.train_cbow
             mode = (self.window, self.negative, self.hs, self.cbow_mean)
 
-        def train_piece(offsets, p0, span, nr):
+        def train_piece(thread, offsets, p0, span, nr):
             return kernel(syn0, ngrams, syn1neg, syn1, tokens, offsets, keep, neg_thr, neg_alias, codes,
                           points, lengths, sub_ptr, sub_idx, *mode, alpha0, min_alpha, p0, span, nr)
 

@@ -160,6 +160,9 @@ class Node2Vec(Word2Vec):
     #: gensim's ±1 / dim start (what PecanPy trains with), not word2vec.c's ±0.5 / dim: on
     #: BlogCatalog, with the same walks, Macro-F1 0.2142 → 0.2201 (gensim's trainer: 0.2196)
     INIT_RANGE = 1.0
+    #: every output row stays shared between threads (Word2Vec's private hot rows are not yet
+    #: measured on graphs, where a small graph's rows are nearly all hot)
+    HOT_ROWS = 0
 
     def __init__(self, dim: int = 128, walk_length: int = 80, num_walks: int = 10, window: int = 10,
                  p: float = 1.0, q: float = 1.0, negative: int = 5, epochs: int = 1,

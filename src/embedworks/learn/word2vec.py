@@ -8,8 +8,9 @@ The corpus is read once: the vocabulary is counted and the text turned into int3
 single pass (see `Vocabulary.build_and_encode`), then every epoch runs over the integers. Each
 of `workers` threads trains on its own contiguous shard of the encoded corpus with a kernel from
 `_sgns.py` that releases the GIL (compiled ahead of time at install, see `_aot.py`); all threads
-update the shared matrices lock-free (Hogwild), so results with `workers > 1` vary slightly from
-run to run, while `workers=1` with a `seed` is bit-identical.
+update the shared matrices lock-free (Hogwild), except the output rows of the most frequent
+words, which each thread keeps private and folds back after every piece (`HOT_ROWS`). Results
+with `workers > 1` vary slightly from run to run; `workers=1` with a `seed` is bit-identical.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Word2Vec"]
 
-#: tokens per kernel call; between calls a thread reports progress and checks for interruption
-PIECE_TOKENS = 200_000
+#: tokens per kernel call; between calls a thread reports progress, checks for interruption
+#: and folds its private hot rows back (HOT_ROWS: folding every 200k tokens cost CBOW about
+#: 0.8 analogy points on text8, every 50k about 0.3)
+PIECE_TOKENS = 50_000
 
 
 class Word2Vec:
@@ -78,6 +81,11 @@ class Word2Vec:
     FORMAT_VERSION = 1
     #: input vectors start uniform in ±INIT_RANGE / dim (word2vec.c's 0.5 for words)
     INIT_RANGE = 0.5
+    #: with several workers, each keeps a private copy of the output rows of the HOT_ROWS most
+    #: frequent words and folds its changes into the shared rows after every piece
+    #: (PIECE_TOKENS): every thread writes those rows all the time, and sharing them halved the
+    #: speed of two threads on text8 CBOW when the two cores were far apart (_sgns.py). 0: off.
+    HOT_ROWS = 1024
 
     def __init__(self, sg: bool = True, dim: int = 100, window: int = 5, negative: int = 5,
                  hs: bool = False, sample: float = 1e-3, min_count: int = 5,
@@ -223,7 +231,9 @@ class Word2Vec:
     def _init_weights(self) -> None:
         V, d = len(self.vocab), self.dim
         self.syn0 = self._initial_vectors(V, self._seed_state(0, V))
-        self.syn1neg = np.zeros((V, d), dtype=np.float32) if self.negative else None
+        threads = self.workers or default_workers()
+        spare = threads * self._hot_rows(threads)  # for _output_rows: no copy when training starts
+        self.syn1neg = np.zeros((V + spare, d), dtype=np.float32)[:V] if self.negative else None
         self.syn1 = np.zeros((max(V - 1, 1), d), dtype=np.float32) if self.hs else None
 
     def _grow(self, n_old: int) -> None:
@@ -310,13 +320,43 @@ class Word2Vec:
         syn1 = self.syn1 if self.syn1 is not None else np.zeros((1, d), np.float32)
         return keep, neg_thr, neg_alias, codes, points, lengths, syn1neg, syn1
 
-    def _piece_trainer(self, tokens: np.ndarray):
-        """The kernel call for one piece of a shard: (offsets, p0, span, rng) -> (rng, words, kept).
+    def _hot_rows(self, threads: int) -> int:
+        """How many of the most frequent words' output rows each of `threads` threads keeps
+        private (HOT_ROWS; none for one thread or without negative sampling)."""
+        if threads < 2 or not self.negative:
+            return 0
+        return min(self.HOT_ROWS, len(self.vocab))
+
+    def _output_rows(self, extra: int) -> np.ndarray:
+        """syn1neg with `extra` more rows after it, in one array whose first V rows stay the
+        model's `syn1neg` (reusing the spare rows `_init_weights` allocated when there are)."""
+        V = len(self.syn1neg)
+        base = self.syn1neg.base
+        if (isinstance(base, np.ndarray) and base.ndim == 2 and base.flags.c_contiguous
+                and len(base) >= V + extra and base.ctypes.data == self.syn1neg.ctypes.data):
+            return base[:V + extra]
+        rows = np.zeros((V + extra, self.dim), dtype=np.float32)
+        rows[:V] = self.syn1neg
+        self.syn1neg = rows[:V]
+        return rows
+
+    def _piece_trainer(self, tokens: np.ndarray, threads: int):
+        """The kernel call for one piece of a shard: (thread, offsets, p0, span, rng) ->
+        (rng, words, kept), for `threads` threads numbered from 0.
 
         Subclasses with other kernels (FastText) override this and inherit the threading.
         """
         keep, neg_thr, neg_alias, codes, points, lengths, syn1neg, syn1 = self._tables()
         syn0 = self.syn0
+        hot = self._hot_rows(threads)
+        if hot:
+            V = len(self.syn1neg)
+            syn1neg = self._output_rows(threads * hot)
+            private = [syn1neg[V + t * hot:V + (t + 1) * hot] for t in range(threads)]
+            for rows in private:
+                rows[:] = syn1neg[:hot]
+            folded = [syn1neg[:hot].copy() for _ in range(threads)]  # shared rows at the last fold
+            lock = threading.Lock()
         alpha0, min_alpha = self.start_alpha, float(min(self.min_alpha, self.start_alpha))
         if self.sg:
             kernel = word2vec_kernels().train_sg
@@ -325,9 +365,17 @@ class Word2Vec:
             kernel = word2vec_kernels().train_cbow
             mode = (self.window, self.negative, self.hs, self.cbow_mean)
 
-        def train_piece(offsets, p0, span, nr):
-            return kernel(syn0, syn1neg, syn1, tokens, offsets, keep, neg_thr, neg_alias, codes, points,
-                          lengths, *mode, alpha0, min_alpha, p0, span, nr)
+        def train_piece(thread, offsets, p0, span, nr):
+            result = kernel(syn0, syn1neg, syn1, tokens, offsets, keep, neg_thr, neg_alias, codes,
+                            points, lengths, *mode, alpha0, min_alpha, p0, span,
+                            hot, len(syn0) + thread * hot if hot else 0, nr)
+            if hot:  # fold this thread's changes to its private rows into the shared ones
+                with lock:
+                    shared = syn1neg[:hot]
+                    shared += private[thread] - folded[thread]
+                    private[thread][:] = shared
+                    folded[thread][:] = shared
+            return result
 
         return train_piece
 
@@ -336,7 +384,6 @@ class Word2Vec:
         offsets = np.ascontiguousarray(encoded.offsets, dtype=np.int64)
         n_tok = int(offsets[-1])
         workers = self.workers or default_workers()
-        train_piece = self._piece_trainer(tokens)
 
         # contiguous shards by token position; a sentence cut by a boundary becomes two
         bounds = np.linspace(0, n_tok, workers + 1).round().astype(np.int64)
@@ -351,6 +398,7 @@ class Word2Vec:
             cuts = np.append(cuts[cuts < len(so) - 1], len(so) - 1)
             shards.append((so, cuts))
         states = [self._seed_state(2, self.train_calls, t) for t in range(len(shards))]
+        train_piece = self._piece_trainer(tokens, len(shards))
 
         done = np.zeros(2, dtype=np.int64)  # words, words kept by subsampling
         lock = threading.Lock()
@@ -369,7 +417,7 @@ class Word2Vec:
                             return
                         p0 = (epoch * shard_len + (so[c0] - so[0])) / span_all
                         span = (so[c1] - so[c0]) / span_all
-                        nr, words, kept = train_piece(so[c0:c1 + 1], p0, span, nr)
+                        nr, words, kept = train_piece(shard_index, so[c0:c1 + 1], p0, span, nr)
                         nr = np.uint64(nr)  # numba hands a uint64 back as a Python int
                         release_pages(encoded.tokens, so[c0], so[c1])
                         with lock:
