@@ -348,9 +348,9 @@ class Word2Vec:
         """
         keep, neg_thr, neg_alias, codes, points, lengths, syn1neg, syn1 = self._tables()
         syn0 = self.syn0
+        V = len(syn0)
         hot = self._hot_rows(threads)
         if hot:
-            V = len(self.syn1neg)
             syn1neg = self._output_rows(threads * hot)
             private = [syn1neg[V + t * hot:V + (t + 1) * hot] for t in range(threads)]
             for rows in private:
@@ -368,7 +368,7 @@ class Word2Vec:
         def train_piece(thread, offsets, p0, span, nr):
             result = kernel(syn0, syn1neg, syn1, tokens, offsets, keep, neg_thr, neg_alias, codes,
                             points, lengths, *mode, alpha0, min_alpha, p0, span,
-                            hot, len(syn0) + thread * hot if hot else 0, nr)
+                            hot, V + thread * hot, nr)
             if hot:  # fold this thread's changes to its private rows into the shared ones
                 with lock:
                     shared = syn1neg[:hot]
